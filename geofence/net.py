@@ -1,0 +1,234 @@
+"""One strict address parser and the normalisation applied before every lookup and cache key.
+
+Parsing is strict on purpose: ``010.0.0.1``, ``127.1`` and ``0x7f.0.0.1`` are rejected
+rather than guessed at, because different software reads them as different addresses and an
+attacker picks whichever reading gets through. Parsing uses ``socket.inet_pton``, which accepts
+exactly dotted-quad IPv4 and RFC 4291 IPv6 text, and is fast enough for the request path.
+
+Normalisation maps the IPv6 forms that carry an IPv4 client address to that IPv4 address:
+
+========================  ==========================  =====================================
+form                      prefix                      IPv4 address taken from
+========================  ==========================  =====================================
+IPv4-mapped               ``::ffff:0:0/96``           the last 32 bits
+6to4 (RFC 3056)           ``2002::/16``               bits 16-47
+NAT64 (RFC 6052)          ``64:ff9b::/96``,           the RFC 6052 position for the prefix
+                          ``64:ff9b:1::/48``,         length (32/40/48/56/64/96 bits; bits
+                          configured prefixes         64-71 are skipped)
+Teredo (RFC 4380)         ``2001::/32``               the last 32 bits, inverted
+========================  ==========================  =====================================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from enum import Enum
+from typing import NamedTuple
+
+from geofence.errors import AddressError, ConfigurationError
+
+__all__ = [
+    "WELL_KNOWN_NAT64_PREFIXES",
+    "Address",
+    "Normalizer",
+    "Via",
+    "normalize",
+    "parse_address",
+    "split_host",
+]
+
+_MAX_TEXT = 128  # longest sensible "[v6%zone]:port"; anything longer is refused before parsing
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+_inet_pton = socket.inet_pton
+_inet_ntop = socket.inet_ntop
+
+
+class Via(str, Enum):
+    """How the client's address arrived, when normalisation changed it."""
+
+    DIRECT = "direct"
+    IPV4_MAPPED = "ipv4-mapped"
+    SIXTOFOUR = "6to4"
+    NAT64 = "nat64"
+    TEREDO = "teredo"
+
+
+class Address(NamedTuple):
+    """A parsed, normalised address (a tuple: cheap to build on the request path).
+
+    ``text`` is the canonical form used for every lookup and cache key: dotted quad for IPv4,
+    compressed lower-case for IPv6. ``original`` is the canonical form of the address as it
+    arrived; it differs from ``text`` only when ``via`` is not ``Via.DIRECT``.
+    """
+
+    text: str
+    """Canonical normalised address, e.g. ``"192.0.2.1"``."""
+    version: int
+    """4 or 6 (of the normalised address)."""
+    packed: bytes
+    """4 or 16 bytes of the normalised address."""
+    original: str
+    """Canonical form of the address as it arrived, e.g. ``"2002:c000:201::"``."""
+    via: Via
+    """How the address was embedded in what arrived."""
+
+    @property
+    def value(self) -> int:
+        """The normalised address as an integer."""
+        return int.from_bytes(self.packed, "big")
+
+    @property
+    def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """The normalised address as an ``ipaddress`` object."""
+        return ipaddress.ip_address(self.packed)
+
+    @property
+    def original_packed(self) -> bytes:
+        """The bytes of the address as it arrived (before normalisation)."""
+        if self.via is Via.DIRECT:
+            return self.packed
+        return _inet_pton(_AF_INET6, self.original)
+
+
+def split_host(text: str) -> str:
+    """Strip brackets, a port and a zone id from ``text``; return the bare address text.
+
+    ``[2001:db8::1]:443`` -> ``2001:db8::1``, ``1.2.3.4:5678`` -> ``1.2.3.4``,
+    ``fe80::1%eth0`` -> ``fe80::1``. A bare IPv6 address is never read as having a port.
+    Raises ``AddressError`` when the shape is wrong (an empty or non-numeric port, a lone bracket).
+    """
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise AddressError("unclosed '[' in address", text=text)
+        rest = text[end + 1 :]
+        if rest and not (rest.startswith(":") and _is_port(rest[1:])):
+            raise AddressError("only ':port' may follow ']'", text=text)
+        host = text[1:end]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+        if not _is_port(port):
+            raise AddressError("invalid port", text=text)
+    else:
+        host = text
+    zone = host.find("%")
+    if zone >= 0:
+        if ":" not in host or zone == len(host) - 1:
+            raise AddressError("a zone id needs an IPv6 address and a name", text=text)
+        host = host[:zone]
+    return host
+
+
+def _is_port(port: str) -> bool:
+    return 0 < len(port) <= 5 and port.isascii() and port.isdigit() and int(port) <= 65535
+
+
+def parse_address(text: str) -> tuple[int, bytes]:
+    """Parse ``text`` strictly; return ``(family, packed)`` without normalising.
+
+    Accepts brackets, ports and zone ids (see ``split_host``). Raises ``AddressError``.
+    """
+    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+        raise AddressError("not an address", text=str(text)[:_MAX_TEXT])
+    try:
+        return _AF_INET, _inet_pton(_AF_INET, text)
+    except OSError:
+        pass
+    host = split_host(text) if ("[" in text or "%" in text or text.count(":") == 1) else text
+    try:
+        if ":" in host:
+            return _AF_INET6, _inet_pton(_AF_INET6, host)
+        return _AF_INET, _inet_pton(_AF_INET, host)
+    except (OSError, ValueError):
+        raise AddressError("not a valid IPv4 dotted quad or IPv6 address", text=text) from None
+
+
+_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+_SIXTOFOUR_PREFIX = b"\x20\x02"
+_TEREDO_PREFIX = b"\x20\x01\x00\x00"
+WELL_KNOWN_NAT64_PREFIXES: tuple[str, ...] = ("64:ff9b::/96", "64:ff9b:1::/48")
+_RFC6052_LENGTHS = (32, 40, 48, 56, 64, 96)
+
+
+def _nat64_extract(packed: bytes, length: int) -> bytes:
+    """The IPv4 bytes RFC 6052 section 2.2 places after a prefix of ``length`` bits."""
+    if length == 96:
+        return packed[12:16]
+    start = length // 8
+    # Octet 8 (bits 64-71, the "u" octet) is reserved and never carries address bits.
+    octets = [i for i in range(start, 17) if i != 8][:4]
+    return bytes(packed[i] for i in octets)
+
+
+class Normalizer:
+    """Normalises addresses; ``nat64_prefixes`` adds RFC 6052 prefixes to the well-known ones.
+
+    >>> Normalizer().normalize("::ffff:192.0.2.1").text
+    '192.0.2.1'
+    """
+
+    __slots__ = ("_nat64",)
+
+    def __init__(self, nat64_prefixes: Iterable[str] = ()) -> None:
+        prefixes: list[tuple[bytes, int]] = []
+        for spec in (*WELL_KNOWN_NAT64_PREFIXES, *nat64_prefixes):
+            try:
+                net = ipaddress.IPv6Network(spec, strict=True)
+            except (ValueError, TypeError) as exc:
+                raise ConfigurationError(
+                    f"NAT64 prefix {spec!r} is not an IPv6 network: {exc}"
+                ) from None
+            if net.prefixlen not in _RFC6052_LENGTHS:
+                raise ConfigurationError(
+                    f"NAT64 prefix {spec!r} has length /{net.prefixlen}; RFC 6052 allows "
+                    f"/{', /'.join(map(str, _RFC6052_LENGTHS))}"
+                )
+            if net.prefixlen < 96 and net.network_address.packed[8] != 0:
+                raise ConfigurationError(f"NAT64 prefix {spec!r}: bits 64-71 must be zero")
+            entry = (net.network_address.packed[: net.prefixlen // 8], net.prefixlen)
+            if entry not in prefixes:
+                prefixes.append(entry)
+        # Longest first, so a configured /96 inside a shorter prefix is read at its own length.
+        prefixes.sort(key=lambda p: -p[1])
+        self._nat64: tuple[tuple[bytes, int], ...] = tuple(prefixes)
+
+    def normalize(self, text: str) -> Address:
+        """Parse ``text`` strictly and normalise it; raises ``AddressError``."""
+        family, packed = parse_address(text)
+        return self.normalize_packed(packed) if family == _AF_INET6 else _ipv4(packed)
+
+    def normalize_packed(self, packed: bytes) -> Address:
+        """Normalise 4 or 16 packed bytes."""
+        if len(packed) == 4:
+            return _ipv4(packed)
+        if packed[:12] == _MAPPED_PREFIX:
+            return _embedded(packed, packed[12:], Via.IPV4_MAPPED)
+        if packed[:2] == _SIXTOFOUR_PREFIX:
+            return _embedded(packed, packed[2:6], Via.SIXTOFOUR)
+        if packed[:4] == _TEREDO_PREFIX:
+            return _embedded(packed, bytes(b ^ 0xFF for b in packed[12:]), Via.TEREDO)
+        for prefix, length in self._nat64:
+            if packed.startswith(prefix):
+                return _embedded(packed, _nat64_extract(packed, length), Via.NAT64)
+        text = _inet_ntop(_AF_INET6, packed)
+        return Address(text, 6, packed, text, Via.DIRECT)
+
+
+def _ipv4(packed: bytes) -> Address:
+    text = _inet_ntop(_AF_INET, packed)
+    return Address(text, 4, packed, text, Via.DIRECT)
+
+
+def _embedded(packed6: bytes, packed4: bytes, via: Via) -> Address:
+    return Address(_inet_ntop(_AF_INET, packed4), 4, packed4, _inet_ntop(_AF_INET6, packed6), via)
+
+
+_DEFAULT = Normalizer()
+
+
+def normalize(text: str) -> Address:
+    """Parse and normalise with the well-known NAT64 prefixes only; raises ``AddressError``."""
+    return _DEFAULT.normalize(text)
