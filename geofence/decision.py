@@ -1,0 +1,227 @@
+"""Decision: the answer to one request, with everything needed to explain it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from geofence.facts import Facts
+
+if TYPE_CHECKING:
+    from geofence.client_ip import ClientIP
+    from geofence.policy import Action, Mode, Verdict
+
+__all__ = ["Decision", "PolicyStamp"]
+
+
+class PolicyStamp:
+    """The policy identity a decision carries: shared by every decision of one policy."""
+
+    __slots__ = ("mode", "name", "revision")
+
+    def __init__(self, name: str, revision: str, mode: Mode) -> None:
+        self.name = name
+        self.revision = revision
+        self.mode = mode
+
+
+_new = object.__new__
+
+
+class Decision:
+    """The outcome of ``Geofence.evaluate()``: the action, the rule and why, and the facts.
+
+    Immutable: every field is a read-only property. A decision is assembled from pieces shared
+    between requests (the verdict, the facts of the address, the policy stamp), so building one
+    costs a single small object; ``decision_id`` is made on first access.
+    """
+
+    __slots__ = ("_client", "_facts", "_id", "_stamp", "_verdict")
+
+    _client: ClientIP | None
+    _facts: Facts
+    _id: str | None
+    _stamp: PolicyStamp
+    _verdict: Verdict
+
+    def __init__(
+        self, verdict: Verdict, facts: Facts, client: ClientIP | None, stamp: PolicyStamp
+    ) -> None:
+        self._verdict = verdict
+        self._facts = facts
+        self._client = client
+        self._stamp = stamp
+        self._id = None
+
+    @classmethod
+    def _make(
+        cls, verdict: Verdict, facts: Facts, client: ClientIP | None, stamp: PolicyStamp
+    ) -> Decision:
+        # The request path skips __init__'s call overhead; same fields.
+        d = _new(cls)
+        d._verdict = verdict
+        d._facts = facts
+        d._client = client
+        d._stamp = stamp
+        d._id = None
+        return d
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the request may proceed: False only for a non-allow action in enforce mode."""
+        return self._verdict.action == "allow" or self._stamp.mode == "report"
+
+    @property
+    def action(self) -> Action:
+        """What the policy says: allow, deny or challenge (also in report mode)."""
+        return self._verdict.action
+
+    @property
+    def rule(self) -> str | None:
+        """Name of the rule that matched, or ``None`` when the default or unknown action applied."""
+        return self._verdict.rule
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Short sentences saying why."""
+        return self._verdict.reasons
+
+    @property
+    def status(self) -> int:
+        """HTTP status an adapter should send when the request is not allowed."""
+        return self._verdict.status
+
+    @property
+    def mode(self) -> Mode:
+        """``enforce`` or ``report`` (report: decide and log, never block)."""
+        return self._stamp.mode
+
+    @property
+    def policy_name(self) -> str:
+        """Name of the policy that decided."""
+        return self._stamp.name
+
+    @property
+    def policy_revision(self) -> str:
+        """Hash of the policy's canonical form."""
+        return self._stamp.revision
+
+    @property
+    def decision_id(self) -> str:
+        """A unique id for logs (UUID4 hex), made on first access."""
+        if self._id is None:
+            self._id = uuid.uuid4().hex
+        return self._id
+
+    @property
+    def facts(self) -> Facts:
+        """Everything known about the client address."""
+        return self._facts
+
+    @property
+    def ip(self) -> str | None:
+        """The normalised client address, or ``None`` when it could not be determined."""
+        address = self._facts.address
+        return None if address is None else address.text
+
+    @property
+    def original_ip(self) -> str | None:
+        """The client address as it arrived (e.g. the 6to4 form), before normalisation."""
+        address = self._facts.address
+        return None if address is None else address.original
+
+    @property
+    def via(self) -> str | None:
+        """How the address arrived: direct, ipv4-mapped, 6to4, nat64 or teredo."""
+        address = self._facts.address
+        return None if address is None else address.via.value
+
+    @property
+    def ip_source(self) -> str:
+        """Where the client address was taken from: peer, x-forwarded-for, forwarded, a header."""
+        return "peer" if self._client is None else self._client.source
+
+    @property
+    def ip_problem(self) -> str | None:
+        """Why the client address is unknown or a forwarding header was not believed."""
+        return None if self._client is None else self._client.problem
+
+    @property
+    def country(self) -> str | None:
+        """ISO 3166-1 alpha-2 location country, or ``None``."""
+        return self._facts.country
+
+    @property
+    def registered_country(self) -> str | None:
+        """ISO 3166-1 alpha-2 registered country, or ``None``."""
+        return self._facts.registered_country
+
+    @property
+    def represented_country(self) -> str | None:
+        """ISO 3166-1 alpha-2 represented country, or ``None``."""
+        return self._facts.represented_country
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """ISO 3166-2 codes such as ``("GB-ENG",)``."""
+        return self._facts.regions
+
+    @property
+    def continent(self) -> str | None:
+        """Continent code, or ``None``."""
+        return self._facts.continent
+
+    @property
+    def asn(self) -> int | None:
+        """Autonomous system number, or ``None``."""
+        return self._facts.asn
+
+    @property
+    def as_org(self) -> str | None:
+        """Organisation holding the AS, or ``None``."""
+        return self._facts.as_org
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """Reputation tags: tor, vpn, public_proxy, residential_proxy, hosting, relay, ..."""
+        return self._facts.tags
+
+    @property
+    def data_versions(self) -> tuple[str, ...]:
+        """The data consulted and its version, e.g. ``("dbip-country 2026-06-01",)``."""
+        return self._facts.sources
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field."""
+        return {
+            "decision_id": self.decision_id,
+            "allowed": self.allowed,
+            "action": self.action.value,
+            "rule": self.rule,
+            "reasons": list(self.reasons),
+            "status": self.status,
+            "mode": self.mode.value,
+            "policy": self.policy_name,
+            "policy_revision": self.policy_revision,
+            "ip": self.ip,
+            "original_ip": self.original_ip,
+            "via": self.via,
+            "ip_source": self.ip_source,
+            "ip_problem": self.ip_problem,
+            "country": self.country,
+            "registered_country": self.registered_country,
+            "represented_country": self.represented_country,
+            "regions": list(self.regions),
+            "continent": self.continent,
+            "asn": self.asn,
+            "as_org": self.as_org,
+            "tags": sorted(self.tags),
+            "data_versions": list(self.data_versions),
+            "data_errors": list(self._facts.errors),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(action={self.action.value!r}, allowed={self.allowed}, rule={self.rule!r}, "
+            f"ip={self.ip!r}, country={self.country!r}, tags={sorted(self.tags)!r})"
+        )

@@ -1,0 +1,283 @@
+"""Geofence: composes client address, normalisation, geo facts and policy into ``evaluate()``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
+
+from geofence.cache import LookupCache
+from geofence.client_ip import ClientIP, ClientIPResolver, TrustedProxies
+from geofence.decision import Decision, PolicyStamp
+from geofence.embedded import default_geo_paths
+from geofence.errors import AddressError, DataError, PolicyError, PolicyProblem
+from geofence.facts import Facts
+from geofence.geo import GeoSource, open_geo
+from geofence.net import Address, Normalizer
+from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
+from geofence.request import Request
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["Geofence"]
+
+log = logging.getLogger("geofence")
+
+PolicySource = Union[str, "os.PathLike[str]", Mapping[str, Any], Policy]
+GeoSpec = Union[None, str, "os.PathLike[str]", GeoSource, Sequence[Union[str, "os.PathLike[str]", GeoSource]]]
+
+# A cached entry: the facts of an address and, when the policy does not look at the path or
+# method, the verdict too (then a repeated address skips the policy entirely).
+_Entry = tuple[Facts, Union[Verdict, None]]
+
+
+class _Generation(NamedTuple):
+    """Everything the request path reads, swapped as one reference on reload."""
+
+    compiled: CompiledPolicy
+    stamp: PolicyStamp
+    cache: LookupCache[_Entry]
+    versions: tuple[str, ...]
+    unknown: _Entry
+
+
+class Geofence:
+    """Decides, per request, whether a client may use an endpoint from where it really is.
+
+    >>> gf = Geofence(policy="policy.yaml")            # doctest: +SKIP
+    >>> gf.evaluate("81.2.69.142").allowed             # doctest: +SKIP
+    True
+
+    ``policy``: a path (.yaml/.yml/.json/.toml), a mapping or a ``Policy``.
+    ``geo``: ``None`` for the embedded DB-IP country + ASN data, or ``.mmdb`` paths / ``GeoSource``
+    objects (several compose: the first source that knows a fact wins).
+    ``trusted_proxies``: IPs, CIDRs or ``loopback`` / ``linklocal`` / ``private`` whose forwarding
+    headers are believed; by default nobody's. ``client_ip_header``: ``x-forwarded-for``,
+    ``forwarded`` (RFC 7239) or one header such as ``cf-connecting-ip``.
+    ``nat64_prefixes``: RFC 6052 prefixes in use besides ``64:ff9b::/96`` and ``64:ff9b:1::/48``.
+    ``reload_interval``: seconds between checks for replaced database files (``None``: never).
+    """
+
+    def __init__(
+        self,
+        policy: PolicySource,
+        geo: GeoSpec = None,
+        trusted_proxies: Iterable[str] = (),
+        *,
+        client_ip_header: str = "x-forwarded-for",
+        nat64_prefixes: Iterable[str] = (),
+        cache_size: int = 65536,
+        reload_interval: float | None = 5.0,
+    ) -> None:
+        self._policy = load_policy(policy)
+        self._geo: GeoSource = open_geo(default_geo_paths() if geo is None else geo)
+        self._normalizer = Normalizer(nat64_prefixes)
+        proxies = tuple(trusted_proxies)
+        self._resolver = ClientIPResolver(
+            TrustedProxies(proxies), client_ip_header, self._normalizer
+        )
+        self._trusts_nobody = not proxies
+        self._cache_size = cache_size
+        self._reload_interval = reload_interval
+        self._next_check = (
+            float("inf") if reload_interval is None else time.monotonic() + reload_interval
+        )
+        self._reload_lock = threading.Lock()
+        compiled = CompiledPolicy(self._policy)
+        _check_needs(compiled, self._geo, self._policy)
+        self._gen = self._generation(compiled)
+
+    # -- the request path -------------------------------------------------------------------
+
+    def evaluate(self, request: object) -> Decision:
+        """Decide for a bare address, a ``Request``, an ASGI scope or a WSGI environ.
+
+        Never raises on anything a client sends: an address that cannot be determined gives
+        the policy's ``unknown`` action, with the reason in ``Decision.ip_problem``.
+        """
+        if time.monotonic() >= self._next_check:
+            self._maybe_reload()
+        gen = self._gen
+        try:
+            if type(request) is str:
+                entry = gen.cache.front(request)
+                if entry is None:
+                    entry = self._entry_for_text(gen, request)
+                    if entry is None:
+                        client = ClientIP(None, "peer", request[:128], "not a valid IP address")
+                        return self._decide(gen, gen.unknown, client, "/", "GET")
+                verdict = entry[1]
+                if verdict is not None:
+                    return Decision._make(verdict, entry[0], None, gen.stamp)
+                return self._decide(gen, entry, None, "/", "GET")
+            return self._evaluate_request(gen, _as_request(request))
+        except Exception:  # a bug must not open the gate: fail to the unknown action
+            log.exception("geofence: evaluate failed; applying the policy's unknown action")
+            client = ClientIP(None, "peer", None, "internal error while evaluating")
+            return self._decide(gen, gen.unknown, client, "/", "GET")
+
+    def _evaluate_request(self, gen: _Generation, request: Request | None) -> Decision:
+        if request is None:
+            client = ClientIP(None, "peer", None, "not a request, scope, environ or address")
+            return self._decide(gen, gen.unknown, client, "/", "GET")
+        if self._trusts_nobody:
+            # Nobody's headers are believed, so the peer is the client: skip the header walk.
+            peer = request.ip
+            entry = None if peer is None else gen.cache.front(peer)
+            if entry is None:
+                client = self._resolver.resolve(request)
+                entry = self._entry_for_client(gen, client)
+            else:
+                client = None
+        else:
+            client = self._resolver.resolve(request)
+            entry = self._entry_for_client(gen, client)
+        verdict = entry[1]
+        if verdict is not None:
+            return Decision._make(verdict, entry[0], client, gen.stamp)
+        return self._decide(gen, entry, client, request.path, request.method)
+
+    def _entry_for_client(self, gen: _Generation, client: ClientIP) -> _Entry:
+        address = client.address
+        if address is None:
+            return gen.unknown
+        return gen.cache.get_or_make(
+            address.text, address.text, lambda: self._make_entry(gen, address)
+        )
+
+    def _entry_for_text(self, gen: _Generation, text: str) -> _Entry | None:
+        try:
+            address = self._normalizer.normalize(text)
+        except AddressError:
+            return None
+        return gen.cache.get_or_make(text, address.text, lambda: self._make_entry(gen, address))
+
+    def _make_entry(self, gen: _Generation, address: Address) -> _Entry:
+        facts = self._facts(address, gen.versions)
+        compiled = gen.compiled
+        return facts, None if compiled.request_dependent else compiled.decide(facts, "/", "GET")
+
+    def _facts(self, address: Address, versions: tuple[str, ...]) -> Facts:
+        try:
+            record = self._geo.lookup(address.text)
+        except DataError as exc:
+            log.warning("geofence: lookup of %s failed: %s", address.text, exc)
+            return Facts(address, sources=versions, errors=(str(exc),))
+        return Facts(address, *record, versions)
+
+    @staticmethod
+    def _decide(
+        gen: _Generation, entry: _Entry, client: ClientIP | None, path: str, method: str
+    ) -> Decision:
+        verdict = gen.compiled.decide(entry[0], path, method)
+        return Decision._make(verdict, entry[0], client, gen.stamp)
+
+    # -- facts without a policy ----------------------------------------------------------------
+
+    def lookup(self, address: str) -> Facts:
+        """The facts for one address (normalised first); raises ``AddressError`` if invalid."""
+        normalized = self._normalizer.normalize(address)
+        return self._facts(normalized, self._gen.versions)
+
+    # -- data life cycle -------------------------------------------------------------------
+
+    @property
+    def policy(self) -> Policy:
+        """The loaded policy."""
+        return self._policy
+
+    @property
+    def geo(self) -> GeoSource:
+        """The geo source in use (several sources appear as one composite)."""
+        return self._geo
+
+    @property
+    def data_versions(self) -> tuple[str, ...]:
+        """The version of every data source in service."""
+        return self._gen.versions
+
+    def reload(self) -> bool:
+        """Swap in database files replaced on disk now; True when anything changed."""
+        with self._reload_lock:
+            return self._reload_locked()
+
+    def _maybe_reload(self) -> None:
+        # One request thread checks; the others carry on with the current generation.
+        if not self._reload_lock.acquire(blocking=False):
+            return
+        try:
+            if time.monotonic() < self._next_check:
+                return
+            self._reload_locked()
+        except Exception:  # a failed check must never fail the request that triggered it
+            log.exception("geofence: checking data files for changes failed")
+        finally:
+            assert self._reload_interval is not None
+            self._next_check = time.monotonic() + self._reload_interval
+            self._reload_lock.release()
+
+    def _reload_locked(self) -> bool:
+        if not self._geo.check_reload():
+            return False
+        self._gen = self._generation(self._gen.compiled)
+        log.info("geofence: data reloaded: %s", ", ".join(self._gen.versions))
+        return True
+
+    def _generation(self, compiled: CompiledPolicy) -> _Generation:
+        versions = (self._geo.version,)
+        unknown_facts = Facts(None, sources=versions)
+        stamp = PolicyStamp(self._policy.name, self._policy.revision, self._policy.mode)
+        return _Generation(
+            compiled,
+            stamp,
+            LookupCache(self._cache_size),
+            versions,
+            (unknown_facts, None),
+        )
+
+    def close(self) -> None:
+        """Release the database files."""
+        self._geo.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Geofence(policy={self._policy.name!r}, data={list(self._gen.versions)!r})"
+
+
+def _as_request(request: object) -> Request | None:
+    if isinstance(request, Request):
+        return request
+    if isinstance(request, dict):
+        if request.get("type") in ("http", "websocket"):
+            return Request.from_asgi(request)
+        if "REMOTE_ADDR" in request or "wsgi.version" in request:
+            return Request.from_wsgi(request)
+    return None
+
+
+def _check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> None:
+    missing = compiled.needs - geo.provides
+    if not missing:
+        return
+    have = ", ".join(sorted(geo.provides)) or "nothing"
+    problems = []
+    for rule in policy.rules:
+        for kind in sorted(compiled.rule_needs(rule.name) & missing):
+            problems.append(
+                PolicyProblem(
+                    f"uses {kind}, but no geo source provides {kind} "
+                    f"({geo.version} provides {have}); add a database that does",
+                    rule=rule.name,
+                    path=f"rules ({rule.name})",
+                )
+            )
+    raise PolicyError(problems or [PolicyProblem(f"needs {', '.join(sorted(missing))}")])
