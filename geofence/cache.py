@@ -41,7 +41,7 @@ class LookupCache(Generic[V]):
         return self._front.get(text)
 
     def get_or_make(self, text: str, key: str, make: Callable[[], V]) -> V:
-        """The value for normalised ``key`` (made by ``make()`` on a miss), remembered for ``text``."""
+        """The value for normalised ``key`` (``make()`` on a miss), remembered for ``text``."""
         with self._lock:
             value = self._lru.get(key)
         if value is None:

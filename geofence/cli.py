@@ -168,9 +168,7 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"{path}: INVALID\n{exc}", file=out)
             continue
         if args.json:
-            out.write(
-                json.dumps({"file": path, "valid": True, "revision": policy.revision}) + "\n"
-            )
+            out.write(json.dumps({"file": path, "valid": True, "revision": policy.revision}) + "\n")
         else:
             print(
                 f"{path}: OK (policy {policy.name!r}, {len(policy.rules)} rules, "

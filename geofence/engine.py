@@ -28,11 +28,13 @@ __all__ = ["Geofence"]
 log = logging.getLogger("geofence")
 
 PolicySource = Union[str, "os.PathLike[str]", Mapping[str, Any], Policy]
-GeoSpec = Union[None, str, "os.PathLike[str]", GeoSource, Sequence[Union[str, "os.PathLike[str]", GeoSource]]]
+GeoSpec = Union[
+    None, str, "os.PathLike[str]", GeoSource, Sequence[Union[str, "os.PathLike[str]", GeoSource]]
+]
 
 # A cached entry: the facts of an address and, when the policy does not look at the path or
 # method, the verdict too (then a repeated address skips the policy entirely).
-_Entry = tuple[Facts, Union[Verdict, None]]
+_Entry = tuple[Facts, Verdict | None]
 
 
 class _Generation(NamedTuple):

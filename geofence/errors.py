@@ -1,7 +1,7 @@
 """Every exception geofence raises, in one tree.
 
     GeofenceError
-     ├── ConfigurationError        bad arguments to a constructor (raised at set-up, never per request)
+     ├── ConfigurationError        a bad constructor argument (raised at set-up, not per request)
      │    ├── PolicyError          a policy file or mapping that does not validate
      │    └── DataError            a missing, corrupt or wrong-type data file (.mmdb, feed)
      └── AddressError (ValueError) text that is not a valid IP address
