@@ -116,10 +116,15 @@ def split_host(text: str) -> str:
         host = text
     zone = host.find("%")
     if zone >= 0:
-        if ":" not in host or zone == len(host) - 1:
-            raise AddressError("a zone id needs an IPv6 address and a name", text=text)
+        if ":" not in host or not _ZONE_CHARS.issuperset(host[zone + 1 :]) or zone == len(host) - 1:
+            raise AddressError("a zone id needs an IPv6 address and an RFC 6874 name", text=text)
         host = host[:zone]
     return host
+
+
+# RFC 6874 ZoneID characters (unreserved plus '%' for pct-encoding): a zone id is dropped, so
+# without this check any text after '%' (spaces, commas, quotes) would pass unseen.
+_ZONE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%")
 
 
 def _is_port(port: str) -> bool:
@@ -131,11 +136,12 @@ def parse_address(text: str) -> tuple[int, bytes]:
 
     Accepts brackets, ports and zone ids (see ``split_host``). Raises ``AddressError``.
     """
-    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT or not text.isascii():
         raise AddressError("not an address", text=str(text)[:_MAX_TEXT])
     try:
         return _AF_INET, _inet_pton(_AF_INET, text)
-    except OSError:
+    except (OSError, ValueError):
+        # ValueError: inet_pton refuses an embedded NUL that way, not with OSError.
         pass
     host = split_host(text) if ("[" in text or "%" in text or text.count(":") == 1) else text
     try:
