@@ -237,10 +237,14 @@ def _validate(reader: Any, path: str, expect: Schema | None) -> tuple[Schema, st
     schema = detect_schema(database_type, records[:_SAMPLES])
     if schema is None:
         raise DataError(f"unrecognised database type {database_type!r}", path=path)
-    if expect is not None and (schema.kind, schema.provides) != (expect.kind, expect.provides):
+    # Lookups keep the extractor chosen at construction, and the engine checked its policy
+    # against ``provides``: a replacement must match both (GeoLite2-ASN -> GeoIP2-ISP is fine).
+    if expect is not None and (schema.extract, schema.provides) != (
+        expect.extract,
+        expect.provides,
+    ):
         raise DataError(
-            f"wrong type: {database_type!r} is a {schema.kind} database, "
-            f"but this source serves {expect.kind}",
+            f"wrong type: {database_type!r} ({schema.kind}) cannot replace {expect.kind} data",
             path=path,
         )
     try:

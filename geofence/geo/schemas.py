@@ -234,7 +234,7 @@ def _probe(records: Sequence[Record]) -> Schema | None:
         return _nested_schema(records)
     if not keys.isdisjoint(f for f, _ in FLAG_TAGS):
         return ANONYMOUS_IP
-    if keys == {"country_code"}:
+    if keys == {"country_code"} and all(isinstance(r["country_code"], str) for r in records):
         return FLAT_COUNTRY
     if keys and keys <= {"autonomous_system_number", "autonomous_system_organization"}:
         return FLAT_ASN

@@ -1,0 +1,73 @@
+"""Fixtures for the geo tests: the copied MaxMind test data and small .mmdb files built here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
+
+MAXMIND = Path(__file__).resolve().parents[1] / "data" / "maxmind"
+
+EPOCH_2026_06_01 = 1780345978  # 2026-06-01T20:32:58Z, the build_epoch of the real DB-IP file
+
+MakeMMDB = Callable[..., Path]
+
+
+class _FixedEpochWriter(MMDBWriter):  # type: ignore[misc]
+    """An ``MMDBWriter`` whose ``build_epoch`` is given, so versions are predictable."""
+
+    def __init__(self, *, build_epoch: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fixed_epoch = build_epoch
+
+    def _build_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = super()._build_meta()
+        meta["build_epoch"] = self.fixed_epoch
+        return meta
+
+
+def write_mmdb(
+    path: Path,
+    entries: Iterable[tuple[str, Any]],
+    *,
+    database_type: str = "country",
+    ip_version: int = 6,
+    build_epoch: int = EPOCH_2026_06_01,
+) -> Path:
+    """Write ``(cidr, record)`` entries to an .mmdb file at ``path``."""
+    writer = _FixedEpochWriter(
+        build_epoch=build_epoch,
+        ip_version=ip_version,
+        database_type=database_type,
+        ipv4_compatible=ip_version == 6,
+    )
+    for cidr, record in entries:
+        writer.insert_network(IPSet([cidr]), record)
+    writer.to_db_file(str(path))
+    return path
+
+
+@pytest.fixture
+def make_mmdb(tmp_path: Path) -> MakeMMDB:
+    """``make_mmdb(name, entries, **options)`` writes ``tmp_path/name`` and returns its path."""
+
+    def make(name: str, entries: Iterable[tuple[str, Any]], **options: Any) -> Path:
+        return write_mmdb(tmp_path / name, entries, **options)
+
+    return make
+
+
+@pytest.fixture
+def maxmind_db() -> Callable[[str], Path]:
+    """The path of a copied MaxMind test database, by file stem."""
+
+    def path(stem: str) -> Path:
+        found = MAXMIND / "test-data" / f"{stem}.mmdb"
+        assert found.is_file(), found
+        return found
+
+    return path
