@@ -41,11 +41,12 @@ _VALIDATE = 4096
 _PROBES = ("1.1.1.1", "81.2.69.160", "2001:4860:4860::8888")
 _GRACE = 1.0  # seconds a replaced reader stays open for lookups that already hold it
 
-_Signature = tuple[int, int, int, int]
+_Signature = tuple[int, int, int, int, int]
 
 
 def _signature(st: os.stat_result) -> _Signature:
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    # ctime too: a rename that reuses a freed inode within one coarse mtime tick still moves it.
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
 
 
 class _Opened(NamedTuple):
