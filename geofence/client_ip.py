@@ -44,11 +44,6 @@ _DEFAULT_NORMALIZER = Normalizer()
 _SHOWN = 64  # characters of a bad hop quoted in a problem, so a huge header stays out of logs
 
 
-def _wire(packed: bytes) -> bytes:
-    """The bytes trust is checked on: as on the wire, only IPv4-mapped unwrapped."""
-    return packed[12:] if len(packed) == 16 and packed[:12] == _MAPPED else packed
-
-
 class TrustedProxies:
     """The proxies whose forwarding headers are believed: IPs, CIDRs and named groups.
 
@@ -67,11 +62,18 @@ class TrustedProxies:
         *,
         groups: Mapping[str, Callable[[bytes], bool]] | None = None,
     ) -> None:
-        extra = {name.lower(): check for name, check in (groups or {}).items()}
+        groups = groups or {}
+        if not all(isinstance(n, str) and callable(c) for n, c in groups.items()):
+            raise ConfigurationError("trusted proxy groups map names (str) to callables")
+        extra = {name.lower(): check for name, check in groups.items()}
         clash = sorted(extra.keys() & _NAMED.keys())
         if clash:
             raise ConfigurationError(f"trusted proxy groups may not redefine {', '.join(clash)}")
-        specs = (specs,) if isinstance(specs, str) else tuple(specs)
+        if isinstance(specs, str):
+            specs = (specs,)
+        elif not isinstance(specs, Iterable):
+            raise ConfigurationError(f"trusted proxies must be a list of specs, not {specs!r}")
+        specs = tuple(specs)
         intervals: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
         used: list[Callable[[bytes], bool]] = []
         for spec in specs:
@@ -99,15 +101,19 @@ class TrustedProxies:
         return self._specs
 
     def contains_packed(self, packed: bytes) -> bool:
-        """Whether the address with these 4 or 16 wire bytes is a trusted proxy."""
-        packed = _wire(packed)
+        """Whether the address with these 4 or 16 wire bytes is a trusted proxy.
+
+        Only IPv4-mapped is unwrapped: other embeddings must not inherit their payload's trust.
+        """
+        if len(packed) == 16 and packed[:12] == _MAPPED:
+            packed = packed[12:]
         starts = self._starts.get(len(packed))
         if starts:
             value = int.from_bytes(packed, "big")
             i = bisect_right(starts, value) - 1
             if i >= 0 and value <= self._ends[len(packed)][i]:
                 return True
-        return any(check(packed) for check in self._groups)
+        return bool(self._groups) and any(check(packed) for check in self._groups)
 
     def __contains__(self, address: object) -> bool:
         """``text in proxies``: parses the text (brackets, port allowed); invalid is False."""

@@ -143,6 +143,14 @@ def test_bad_trusted_specs_are_configuration_errors_naming_the_spec(spec: str) -
 def test_non_string_specs_are_configuration_errors(spec: object) -> None:
     with pytest.raises(ConfigurationError):
         TrustedProxies([spec])  # type: ignore[list-item]
+    with pytest.raises(ConfigurationError):
+        TrustedProxies(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("groups", [{"edge": "not callable"}, {1: lambda packed: True}])
+def test_malformed_groups_are_configuration_errors(groups: dict[object, object]) -> None:
+    with pytest.raises(ConfigurationError, match="groups"):
+        TrustedProxies(["loopback"], groups=groups)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------- X-Forwarded-For
