@@ -1,6 +1,6 @@
 """Build ``data/asn.mmdb`` from the ip-location-db ASN CSVs.
 
-Input: ``asn-ipv4.csv.gz`` and ``asn-ipv6.csv.gz`` (rows ``start_ip,end_ip,asn,org``) from the npm
+Input: ``asn-ipv4.csv[.gz]`` and ``asn-ipv6.csv[.gz]`` (``start_ip,end_ip,asn,org``) from the npm
 package ``@ip-location-db/asn``. Output: one IPv6 MaxMind DB (IPv4 in ``::/96``) whose records have
 the GeoLite2-ASN shape ``{"autonomous_system_number": int, "autonomous_system_organization": str}``
 and whose ``database_type`` is ``geofence-asn`` (not a MaxMind product, so it must not say so).
@@ -43,7 +43,7 @@ DEFAULT_SOURCE_DIR = REPO.parent / "shared" / "data" / "geodata"
 DEFAULT_OUTPUT = REPO / "data" / "asn.mmdb"
 DATABASE_TYPE = "geofence-asn"
 PACKAGE = "@ip-location-db/asn"
-INPUTS = (("asn-ipv4.csv.gz", 4), ("asn-ipv6.csv.gz", 6))
+INPUTS = (("asn-ipv4.csv", 4), ("asn-ipv6.csv", 6))
 # ip-location-db versions are MAJOR.MINOR.YYYYMMDDHH: the last part is the data's build hour.
 VERSION_RE = re.compile(r"^\d+\.\d+\.(\d{10})$")
 
@@ -92,6 +92,14 @@ def build_epoch(version: str) -> int:
     return int(stamp.timestamp())
 
 
+def input_path(source_dir: Path, name: str) -> Path:
+    """``name.gz`` (as kept in ../shared) or ``name`` (as the npm package may ship it)."""
+    for path in (source_dir / f"{name}.gz", source_dir / name):
+        if path.is_file():
+            return path
+    sys.exit(f"{source_dir}: neither {name}.gz nor {name} exists")
+
+
 def check_sums(source_dir: Path) -> None:
     """Refuse inputs that differ from the SHA256SUMS recorded beside them (when there is one)."""
     sums_file = source_dir / "SHA256SUMS"
@@ -103,15 +111,17 @@ def check_sums(source_dir: Path) -> None:
             digest, name = line.split(maxsplit=1)
             expected[name.lstrip("*")] = digest
     for name, _ in INPUTS:
-        if name in expected and sha256(source_dir / name) != expected[name]:
-            sys.exit(f"{source_dir / name}: sha256 differs from {sums_file}")
+        path = input_path(source_dir, name)
+        if path.name in expected and sha256(path) != expected[path.name]:
+            sys.exit(f"{path}: sha256 differs from {sums_file}")
 
 
 def read_rows(path: Path, version: int) -> Iterator[Span]:
     """Yield ``(first, last, record)`` per CSV row, one shared record per distinct (asn, org)."""
     records: dict[tuple[int, str], Record] = {}
     parse = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
         for lineno, row in enumerate(csv.reader(fh), 1):
             if len(row) != 4:
                 sys.exit(f"{path}:{lineno}: expected start_ip,end_ip,asn,org, got {row!r}")
@@ -125,14 +135,14 @@ def read_rows(path: Path, version: int) -> Iterator[Span]:
 
 
 def disjoint(spans: Iterable[Span]) -> tuple[list[Span], int]:
-    """Make ranges disjoint; where two overlap, the one that starts later wins the overlap.
+    """Make ranges disjoint: in an overlap the later-starting (or, tied, narrower) range wins.
 
     The tree would otherwise resolve overlaps by insertion order, which is an accident of the
     file; this states the rule. Returns the spans and how many overlaps were resolved.
     """
     out: list[Span] = []
     overlaps = 0
-    for start, end, record in sorted(spans, key=lambda s: (s[0], s[1])):
+    for start, end, record in sorted(spans, key=lambda s: (s[0], -s[1])):
         tail: Span | None = None
         while out and out[-1][1] >= start:
             overlaps += 1
@@ -164,7 +174,7 @@ def build(source_dir: Path, output: Path, version: str) -> dict[str, Any]:
     )
     summary: dict[str, Any] = {"rows": 0, "ranges": 0, "overlaps": 0}
     for name, ip_version in INPUTS:
-        rows = list(read_rows(source_dir / name, ip_version))
+        rows = list(read_rows(input_path(source_dir, name), ip_version))
         spans, overlaps = disjoint(rows)
         summary["rows"] += len(rows)
         summary["overlaps"] += overlaps
