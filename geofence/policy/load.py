@@ -171,6 +171,8 @@ def _message(err: ErrorDetails) -> str:
         return _unknown_key(loc)
     if kind == "missing":
         return f"required key {loc[-1]!r} is missing"
+    if loc and loc[-1] == "status" and kind in ("greater_than_equal", "less_than_equal"):
+        return f"status {value!r} is not an HTTP error status (400-599)"
     if kind == "string_type" and isinstance(value, bool):
         return (
             f"expected text, got {str(value).lower()}: YAML reads an unquoted "

@@ -116,8 +116,15 @@ def _method(text: str) -> str:
     raise ValueError(f"{text!r} is not an HTTP method{hint}")
 
 
-# min_length=1: an empty list would silently never match; leaving the key out means "any".
-_NonEmpty = Field(min_length=1)
+def _non_empty(items: tuple[object, ...]) -> tuple[object, ...]:
+    # An empty list would silently never match; leaving the key out is how to say "any".
+    # A validator rather than min_length, which also fires when items were dropped as invalid.
+    if not items:
+        raise ValueError("an empty list never matches; leave the key out instead")
+    return items
+
+
+_NonEmpty = AfterValidator(_non_empty)
 Countries = Annotated[tuple[Annotated[str, AfterValidator(codes.country_code)], ...], _NonEmpty]
 Regions = Annotated[tuple[Annotated[str, AfterValidator(codes.region_code)], ...], _NonEmpty]
 Continents = Annotated[tuple[Annotated[str, AfterValidator(codes.continent_code)], ...], _NonEmpty]
