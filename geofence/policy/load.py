@@ -62,7 +62,7 @@ def _read(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError([PolicyProblem("policy file not found", file=file)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: undecodable text, a NUL in the path
         raise PolicyError([PolicyProblem(f"cannot read policy file: {exc}", file=file)]) from None
     try:
         return _parse(text, suffix)
