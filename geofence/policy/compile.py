@@ -47,6 +47,7 @@ def _rule_matcher(rule: Rule, checks: tuple[Check, ...], unless: tuple[Check, ..
     action, name = rule.action, rule.name
     status = rule.status if rule.status is not None else DEFAULT_STATUS[action]
     verdicts: dict[tuple[str, ...], Verdict] = {}
+    excepted: dict[str, str] = {}
 
     def verdict(reasons: tuple[str, ...]) -> Verdict:
         found = verdicts.get(reasons)
@@ -66,7 +67,10 @@ def _rule_matcher(rule: Rule, checks: tuple[Check, ...], unless: tuple[Check, ..
         for check in unless:
             reason = check(facts, path, method)
             if reason is not None:
-                return f"rule {name!r} excepted: {reason}"
+                found = excepted.get(reason)
+                if found is None:
+                    found = excepted[reason] = f"rule {name!r} excepted: {reason}"
+                return found
         return verdict(tuple(reasons))
 
     if len(checks) != 1 or unless:

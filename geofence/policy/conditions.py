@@ -173,56 +173,58 @@ class _Span(NamedTuple):
     members: tuple[tuple[int, int, str], ...]  # the original networks, for the reason
 
 
-class _Ranges:
-    """Sorted, merged integer intervals of one address family; lookup by bisection."""
+def _ranges(nets: list[tuple[int, int, str]], width: int) -> Callable[[bytes], str | None]:
+    """A lookup from packed address to the reason of a network containing it, or ``None``.
 
-    __slots__ = ("_ends", "_spans", "_starts")
+    Overlapping networks are merged into sorted spans searched by bisection. The bounds are
+    kept as packed bytes: for equal lengths they sort as the numbers do, so the request path
+    never converts the address to an int.
+    """
+    spans: list[_Span] = []
+    for start, end, reason in sorted(nets, key=lambda n: (n[0], -n[1])):
+        if spans and start <= spans[-1].end + 1:
+            last = spans[-1]
+            member = (start, end, reason)
+            spans[-1] = _Span(last.start, max(last.end, end), (*last.members, member))
+        else:
+            spans.append(_Span(start, end, ((start, end, reason),)))
+    starts = [s.start.to_bytes(width, "big") for s in spans]
+    ends = [s.end.to_bytes(width, "big") for s in spans]
+    only = [s.members[0][2] if len(s.members) == 1 else None for s in spans]
 
-    def __init__(self, nets: list[tuple[int, int, str]]) -> None:
-        spans: list[_Span] = []
-        for start, end, text in sorted(nets, key=lambda n: (n[0], -n[1])):
-            if spans and start <= spans[-1].end + 1:
-                last = spans[-1]
-                member = (start, end, text)
-                spans[-1] = _Span(last.start, max(last.end, end), (*last.members, member))
-            else:
-                spans.append(_Span(start, end, ((start, end, text),)))
-        self._spans = spans
-        self._starts = [s.start for s in spans]
-        self._ends = [s.end for s in spans]
-
-    def find(self, value: int) -> str | None:
-        """The text of a network containing ``value``, or ``None``."""
-        i = bisect_right(self._starts, value) - 1
-        if i < 0 or value > self._ends[i]:
+    def find(packed: bytes) -> str | None:
+        i = bisect_right(starts, packed) - 1
+        if i < 0 or packed > ends[i]:
             return None
-        return next((t for lo, hi, t in self._spans[i].members if lo <= value <= hi), None)
+        if only[i] is not None:
+            return only[i]
+        value = int.from_bytes(packed, "big")
+        return next((r for lo, hi, r in spans[i].members if lo <= value <= hi), None)
+
+    return find
 
 
 def _networks(networks: Iterable[str], say: Callable[[str, str], str]) -> Check:
-    by_family: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
-    for text in networks:
-        net = ipaddress.ip_network(text)
-        first, last = int(net.network_address), int(net.broadcast_address)
-        by_family[net.version].append((first, last, text))
-    v4, v6 = _Ranges(by_family[4]), _Ranges(by_family[6])
-    reasons = {t: say(t, "address") for *_, t in (*by_family[4], *by_family[6])}
-    original_reasons = {t: say(t, "original address") for *_, t in by_family[6]}
-    from_bytes = int.from_bytes
+    nets = [ipaddress.ip_network(text) for text in networks]
+
+    def table(version: int, who: str) -> list[tuple[int, int, str]]:
+        return [
+            (int(n.network_address), int(n.broadcast_address), say(str(n), who))
+            for n in nets
+            if n.version == version
+        ]
+
+    find4, find6 = _ranges(table(4, "address"), 4), _ranges(table(6, "address"), 16)
+    find_original = _ranges(table(6, "original address"), 16)
     direct = Via.DIRECT
 
     def check(facts: Facts, path: str, method: str) -> str | None:
         address = facts.address
         if address is None:
             return None
-        ranges = v4 if address.version == 4 else v6
-        hit = ranges.find(from_bytes(address.packed, "big"))
-        if hit is not None:
-            return reasons[hit]
-        if address.via is not direct:
-            hit = v6.find(from_bytes(address.original_packed, "big"))
-            if hit is not None:
-                return original_reasons[hit]
-        return None
+        hit = find4(address.packed) if address.version == 4 else find6(address.packed)
+        if hit is None and address.via is not direct:
+            hit = find_original(address.original_packed)
+        return hit
 
     return check

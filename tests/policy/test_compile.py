@@ -184,7 +184,13 @@ NETWORKS = compiled(
     {
         "name": "nets",
         "action": "deny",
-        "networks": ["203.0.113.0/24", "203.0.113.128/25", "198.18.0.0/15", "2001:db8::/32"],
+        "networks": [
+            "203.0.113.0/24",
+            "203.0.113.128/25",
+            "203.0.114.0/24",
+            "198.18.0.0/15",
+            "2001:db8::/32",
+        ],
     },
     {"name": "sixtofour", "action": "challenge", "networks": ["2002::/16"]},
     default="allow",
@@ -197,6 +203,8 @@ NETWORKS = compiled(
         ("203.0.113.0", "nets", "address is in 203.0.113.0/24"),
         ("203.0.113.200", "nets", "address is in 203.0.113.0/24"),
         ("198.19.255.255", "nets", "address is in 198.18.0.0/15"),
+        ("203.0.114.255", "nets", "address is in 203.0.114.0/24"),
+        ("203.0.115.0", None, None),
         ("198.20.0.0", None, None),
         ("203.0.112.255", None, None),
         ("2001:db8:ffff::1", "nets", "address is in 2001:db8::/32"),
