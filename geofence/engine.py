@@ -123,6 +123,7 @@ class Geofence:
             return self._decide(gen, gen.unknown, client, "/", "GET")
 
     def _evaluate_request(self, gen: _Generation, request: Request | None) -> Decision:
+        client: ClientIP | None
         if request is None:
             client = ClientIP(None, "peer", None, "not a request, scope, environ or address")
             return self._decide(gen, gen.unknown, client, "/", "GET")
@@ -148,7 +149,7 @@ class Geofence:
         if address is None:
             return gen.unknown
         return gen.cache.get_or_make(
-            address.text, address.text, lambda: self._make_entry(gen, address)
+            address.original, address.original, lambda: self._make_entry(gen, address)
         )
 
     def _entry_for_text(self, gen: _Generation, text: str) -> _Entry | None:
@@ -156,7 +157,9 @@ class Geofence:
             address = self._normalizer.normalize(text)
         except AddressError:
             return None
-        return gen.cache.get_or_make(text, address.text, lambda: self._make_entry(gen, address))
+        # Keyed by the canonical form as it arrived, not the embedded IPv4 address: the facts
+        # record how the address arrived, and a rule may match the 6to4/NAT64 form itself.
+        return gen.cache.get_or_make(text, address.original, lambda: self._make_entry(gen, address))
 
     def _make_entry(self, gen: _Generation, address: Address) -> _Entry:
         facts = self._facts(address, gen.versions)

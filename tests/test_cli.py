@@ -70,7 +70,7 @@ def test_lookup_shows_facts() -> None:
 
 
 def test_lookup_with_maxmind_databases() -> None:
-    maxmind = DATA / "maxmind"
+    maxmind = DATA / "maxmind" / "test-data"
     result = geofence(
         "lookup",
         "--json",

@@ -10,7 +10,7 @@ import pytest
 from geofence import Geofence, PolicyError, Request
 from geofence.errors import ConfigurationError
 
-MAXMIND = Path(__file__).parent / "data" / "maxmind"
+MAXMIND = Path(__file__).parent / "data" / "maxmind" / "test-data"
 CITY = MAXMIND / "GeoIP2-City-Test.mmdb"
 ANON = MAXMIND / "GeoIP2-Anonymous-IP-Test.mmdb"
 ASN = MAXMIND / "GeoLite2-ASN-Test.mmdb"
@@ -47,7 +47,7 @@ def embedded() -> Geofence:
         ("2001:0:4136:e378:8000:63bf:feff:fefe", "1.0.1.1", "teredo", "deny", "embargoed"),
         ("[::ffff:1.0.1.1]:443", "1.0.1.1", "ipv4-mapped", "deny", "embargoed"),
         ("1.0.1.1:5678", "1.0.1.1", "direct", "deny", "embargoed"),
-        ("[2001:4860:4860::8888]:443", "2001:4860:4860::8888", "direct", "allow", "supported"),
+        ("[2a03:2880::1]:443", "2a03:2880::1", "direct", "allow", "supported"),
         ("203.0.113.7", "203.0.113.7", "direct", "allow", "office"),
         ("2002:cb00:7107::", "203.0.113.7", "6to4", "allow", "office"),
     ],
