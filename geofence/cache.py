@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
+from itertools import islice
 from typing import TYPE_CHECKING, Generic, TypeVar
-
-import cachetools
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,46 +14,46 @@ V = TypeVar("V")
 
 
 class LookupCache(Generic[V]):
-    """A bounded, thread-safe cache keyed by address text.
+    """A bounded cache keyed by address text, safe to share between threads without a lock.
 
-    Two levels: a ``cachetools.LRUCache`` behind a lock keyed by the normalised address (the
-    cache of record), and a lock-free ``dict`` in front keyed by the exact text a caller passed,
-    so a repeated address costs one dict lookup. Single dict operations are atomic under the GIL;
-    the front is emptied when it reaches ``maxsize`` rather than evicting one by one, which keeps
-    its reads free of locking and bookkeeping. A cache belongs to one data generation: a reload
-    makes a new one, so no entry ever outlives the data it came from.
+    Values are stored under the canonical key of the address and under the exact text a caller
+    passed (``"[2001:db8::1]:443"``, ``"::FFFF:1.2.3.4"``), so a repeat costs one dict lookup.
+    Reads and single writes of a ``dict`` are atomic under the GIL. When full, the older half of
+    the entries is dropped in one pass (insertion order), which is amortised O(1) per insert and
+    keeps reads free of the locking and bookkeeping an LRU needs: a ``cachetools.LRUCache`` hit
+    behind a lock measured ~0.3 us here against ~0.03 us for this, on a path whose whole budget
+    is ~0.7 us. A cache belongs to one data generation: a reload makes a new one, so no entry
+    outlives the data it came from.
     """
 
-    __slots__ = ("_front", "_lock", "_lru", "_maxsize", "hits", "misses")
+    __slots__ = ("_data", "_maxsize", "get")
 
     def __init__(self, maxsize: int) -> None:
-        self._maxsize = max(1, maxsize)
-        self._front: dict[str, V] = {}
-        self._lru: cachetools.LRUCache[str, V] = cachetools.LRUCache(self._maxsize)
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def front(self, text: str) -> V | None:
-        """The value cached for exactly ``text``, or ``None``. Lock-free."""
-        return self._front.get(text)
+        self._maxsize = max(2, maxsize)
+        self._data: dict[str, V] = {}
+        self.get: Callable[[str], V | None] = self._data.get
+        """The value cached for exactly this text, or ``None``."""
 
     def get_or_make(self, text: str, key: str, make: Callable[[], V]) -> V:
-        """The value for normalised ``key`` (``make()`` on a miss), remembered for ``text``."""
-        with self._lock:
-            value = self._lru.get(key)
+        """The value for canonical ``key`` (``make()`` on a miss), remembered for ``text`` too."""
+        data = self._data
+        value = data.get(key)
         if value is None:
-            self.misses += 1
             value = make()
-            with self._lock:
-                self._lru[key] = value
-        else:
-            self.hits += 1
-        front = self._front
-        if len(front) >= self._maxsize:
-            front.clear()
-        front[text] = value
+            if len(data) >= self._maxsize:
+                data = self._evict_half()
+            data[key] = value
+        if text != key:
+            data[text] = value
         return value
 
+    def _evict_half(self) -> dict[str, V]:
+        old = self._data
+        kept = dict(islice(old.items(), len(old) // 2, None))
+        # Readers holding the old dict finish on it; new readers see the new one.
+        self._data = kept
+        self.get = kept.get
+        return kept
+
     def __len__(self) -> int:
-        return len(self._lru)
+        return len(self._data)

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Geofence"]
 
+_new_facts = tuple.__new__
+
 log = logging.getLogger("geofence")
 
 PolicySource = Union[str, "os.PathLike[str]", Mapping[str, Any], Policy]
@@ -106,7 +108,7 @@ class Geofence:
         gen = self._gen
         try:
             if type(request) is str:
-                entry = gen.cache.front(request)
+                entry = gen.cache.get(request)
                 if entry is None:
                     entry = self._entry_for_text(gen, request)
                     if entry is None:
@@ -130,7 +132,7 @@ class Geofence:
         if self._trusts_nobody:
             # Nobody's headers are believed, so the peer is the client: skip the header walk.
             peer = request.ip
-            entry = None if peer is None else gen.cache.front(peer)
+            entry = None if peer is None else gen.cache.get(peer)
             if entry is None:
                 client = self._resolver.resolve(request)
                 entry = self._entry_for_client(gen, client)
@@ -148,9 +150,11 @@ class Geofence:
         address = client.address
         if address is None:
             return gen.unknown
-        return gen.cache.get_or_make(
-            address.original, address.original, lambda: self._make_entry(gen, address)
-        )
+        key = address.original
+        entry = gen.cache.get(key)
+        if entry is None:
+            entry = gen.cache.get_or_make(key, key, lambda: self._make_entry(gen, address))
+        return entry
 
     def _entry_for_text(self, gen: _Generation, text: str) -> _Entry | None:
         try:
@@ -171,8 +175,14 @@ class Geofence:
             record = self._geo.lookup(address.text)
         except DataError as exc:
             log.warning("geofence: lookup of %s failed: %s", address.text, exc)
-            return Facts(address, sources=versions, errors=(str(exc),))
-        return Facts(address, *record, versions)
+            partial = getattr(self._geo, "lookup_partial", None)
+            if partial is None:
+                return Facts(address, sources=versions, errors=(str(exc),))
+            # Keep what the sources that still work know; the failure is recorded, not fatal.
+            record, errors = partial(address.text)
+            return _new_facts(Facts, (address, *record, versions, errors))
+        # tuple.__new__ skips NamedTuple argument handling; GeoRecord's fields are Facts' 2nd-9th.
+        return _new_facts(Facts, (address, *record, versions, ()))
 
     @staticmethod
     def _decide(
@@ -204,6 +214,11 @@ class Geofence:
     def data_versions(self) -> tuple[str, ...]:
         """The version of every data source in service."""
         return self._gen.versions
+
+    def clear_cache(self) -> None:
+        """Forget every cached lookup (a data reload does this by itself)."""
+        with self._reload_lock:
+            self._gen = self._generation(self._gen.compiled)
 
     def reload(self) -> bool:
         """Swap in database files replaced on disk now; True when anything changed."""

@@ -203,6 +203,21 @@ class Normalizer:
 
     def normalize(self, text: str) -> Address:
         """Parse ``text`` strictly and normalise it; raises ``AddressError``."""
+        # Fast paths for bare addresses, the common case; anything else (or anything they
+        # refuse) goes through parse_address, which decides and explains.
+        if type(text) is str and len(text) <= _MAX_TEXT:
+            if ":" not in text:
+                try:
+                    # inet_pton accepts only canonical dotted quads, so the text is already
+                    # the canonical form and needs no inet_ntop round trip.
+                    return _new_address((text, 4, _inet_pton(_AF_INET, text), text, _DIRECT))
+                except (OSError, ValueError):
+                    pass
+            elif "[" not in text and "%" not in text and text.count(":") > 1:
+                try:
+                    return self.normalize_packed(_inet_pton(_AF_INET6, text))
+                except (OSError, ValueError):
+                    pass
         family, packed = parse_address(text)
         return self.normalize_packed(packed) if family == _AF_INET6 else _ipv4(packed)
 
@@ -220,16 +235,26 @@ class Normalizer:
             if packed.startswith(prefix):
                 return _embedded(packed, _nat64_extract(packed, length), Via.NAT64)
         text = _inet_ntop(_AF_INET6, packed)
-        return Address(text, 6, packed, text, Via.DIRECT)
+        return _new_address((text, 6, packed, text, _DIRECT))
+
+
+_DIRECT = Via.DIRECT
+
+
+def _new_address(fields: tuple[str, int, bytes, str, Via]) -> Address:
+    # tuple.__new__ skips the NamedTuple constructor's argument handling (~3x cheaper).
+    return tuple.__new__(Address, fields)
 
 
 def _ipv4(packed: bytes) -> Address:
     text = _inet_ntop(_AF_INET, packed)
-    return Address(text, 4, packed, text, Via.DIRECT)
+    return _new_address((text, 4, packed, text, _DIRECT))
 
 
 def _embedded(packed6: bytes, packed4: bytes, via: Via) -> Address:
-    return Address(_inet_ntop(_AF_INET, packed4), 4, packed4, _inet_ntop(_AF_INET6, packed6), via)
+    return _new_address(
+        (_inet_ntop(_AF_INET, packed4), 4, packed4, _inet_ntop(_AF_INET6, packed6), via)
+    )
 
 
 _DEFAULT = Normalizer()

@@ -30,11 +30,15 @@ class CompositeGeo:
             raise ConfigurationError("CompositeGeo needs at least one geo source")
         self.name: str = "+".join(s.name for s in self.sources)
         self.provides: frozenset[str] = frozenset().union(*(s.provides for s in self.sources))
+        self._pair = self.sources if len(self.sources) == 2 else None
 
     def lookup(self, ip: str) -> GeoRecord:
         """The merged facts; raises ``DataError`` if any source failed (see ``lookup_partial``)."""
         try:
-            records = [source.lookup(ip) for source in self.sources]
+            if self._pair is not None:  # the embedded country + ASN case, without a loop
+                records: Sequence[GeoRecord] = (self._pair[0].lookup(ip), self._pair[1].lookup(ip))
+            else:
+                records = [source.lookup(ip) for source in self.sources]
         except DataError:
             errors = self.lookup_partial(ip)[1]
             raise DataError("; ".join(errors) or "a geo source failed") from None
@@ -83,6 +87,11 @@ class CompositeGeo:
 
 def _merge(records: Sequence[GeoRecord]) -> GeoRecord:
     # Unrolled by field: this runs per uncached lookup, and a zip/generator version cost ~2 us.
+    if len(records) == 2:  # a miss in either of two sources needs no merging
+        if records[1] is _MISS:
+            return records[0]
+        if records[0] is _MISS:
+            return records[1]
     country, registered, represented, regions, continent, asn, as_org, tags = records[0]
     for record in records[1:]:
         if country is None:
