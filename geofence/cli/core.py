@@ -1,16 +1,13 @@
-"""The ``geofence`` command: check addresses against a policy, look up facts, validate policies.
-
-Exit codes: 0 all allowed / valid, 1 something not allowed, 2 usage, policy or data error.
-"""
+"""``geofence check``, ``lookup`` and ``validate``: the core commands."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from typing import TextIO
 
+from geofence.cli import COMMANDS, EXIT_ERROR, EXIT_NOT_ALLOWED, EXIT_OK, Command
 from geofence.decision import Decision
 from geofence.embedded import example_policy_path
 from geofence.engine import Geofence
@@ -18,33 +15,27 @@ from geofence.errors import AddressError, GeofenceError
 from geofence.facts import Facts
 from geofence.policy import load_policy
 
-__all__ = ["main"]
-
-EXIT_OK, EXIT_NOT_ALLOWED, EXIT_ERROR = 0, 1, 2
+__all__: list[str] = []
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="geofence", description="Geographic access policies for API servers."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    check = sub.add_parser("check", help="decide for each address under a policy")
-    check.add_argument("addresses", nargs="+", metavar="ADDRESS")
-    check.add_argument("--policy", help="policy file (default: the embedded example policy)")
-    _add_data_options(check)
-
-    lookup = sub.add_parser("lookup", help="show the facts known about each address")
-    lookup.add_argument("addresses", nargs="+", metavar="ADDRESS")
-    _add_data_options(lookup)
-
-    validate = sub.add_parser("validate", help="validate policy files")
-    validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--json", action="store_true", help="print JSON")
-    return parser
+def _add_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    parser.add_argument("--policy", help="policy file (default: the embedded example policy)")
+    add_data_options(parser)
 
 
-def _add_data_options(command: argparse.ArgumentParser) -> None:
+def _add_lookup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    add_data_options(parser)
+
+
+def _add_validate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_data_options(command: argparse.ArgumentParser) -> None:
+    """``--geo`` and ``--json``, shared by the commands that look addresses up."""
     command.add_argument(
         "--geo",
         action="append",
@@ -54,26 +45,7 @@ def _add_data_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true", help="print one JSON object per line")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
-        return int(exc.code or 0)
-    out = sys.stdout
-    try:
-        if args.command == "check":
-            return _check(args, out)
-        if args.command == "lookup":
-            return _lookup(args, out)
-        return _validate(args, out)
-    except GeofenceError as exc:
-        print(f"geofence: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-
-
-def _check(args: argparse.Namespace, out: TextIO) -> int:
+def _check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     policy = args.policy or example_policy_path()
     worst = EXIT_OK
     with Geofence(policy, geo=args.geo, reload_interval=None) as gf:
@@ -106,7 +78,7 @@ def _fallback(d: Decision) -> str:
     return "unknown" if d.country is None else "default"
 
 
-def _lookup(args: argparse.Namespace, out: TextIO) -> int:
+def _lookup(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     status = EXIT_OK
     with Geofence(_ALLOW_ALL, geo=args.geo, reload_interval=None) as gf:
         for address in args.addresses:
@@ -155,7 +127,7 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _validate(args: argparse.Namespace, out: TextIO) -> int:
+def _validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
@@ -178,5 +150,10 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+COMMANDS.extend(
+    [
+        Command("check", "decide for each address under a policy", _add_check, _check),
+        Command("lookup", "show the facts known about each address", _add_lookup, _lookup),
+        Command("validate", "validate policy files", _add_validate, _validate),
+    ]
+)
