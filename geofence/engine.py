@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from geofence.cache import LookupCache
@@ -47,6 +47,7 @@ class _Generation(NamedTuple):
     cache: LookupCache[_Entry]
     versions: tuple[str, ...]
     unknown: _Entry
+    serial: int
 
 
 class Geofence:
@@ -76,24 +77,46 @@ class Geofence:
         nat64_prefixes: Iterable[str] = (),
         cache_size: int = 65536,
         reload_interval: float | None = 5.0,
+        on_decision: Callable[[Decision], None] | None = None,
     ) -> None:
         self._policy = load_policy(policy)
-        self._geo: GeoSource = open_geo(default_geo_paths() if geo is None else geo)
         self._normalizer = Normalizer(nat64_prefixes)
         proxies = tuple(trusted_proxies)
         self._resolver = ClientIPResolver(
             TrustedProxies(proxies), client_ip_header, self._normalizer
         )
+        self._geo: GeoSource = open_geo(default_geo_paths() if geo is None else geo)
+        self._owns_geo = True
         self._trusts_nobody = not proxies
         self._cache_size = cache_size
         self._reload_interval = reload_interval
+        self._data_serial = [0]  # shared with with_policy() siblings: bumped on every reload
+        self._on_decision = on_decision
+        self._setup_generation()
+
+    def _setup_generation(self) -> None:
         self._next_check = (
-            float("inf") if reload_interval is None else time.monotonic() + reload_interval
+            float("inf")
+            if self._reload_interval is None
+            else time.monotonic() + self._reload_interval
         )
         self._reload_lock = threading.Lock()
         compiled = CompiledPolicy(self._policy)
         _check_needs(compiled, self._geo, self._policy)
         self._gen = self._generation(compiled)
+
+    def with_policy(self, policy: PolicySource) -> Geofence:
+        """A Geofence with another policy sharing this one's data, proxies and settings.
+
+        For per-route policies: the databases are opened once. The sibling sees a reload done
+        by this instance within ``reload_interval``; closing it leaves the shared data open.
+        """
+        sibling = object.__new__(Geofence)
+        sibling.__dict__.update(self.__dict__)
+        sibling._policy = load_policy(policy)
+        sibling._owns_geo = False
+        sibling._setup_generation()
+        return sibling
 
     # -- the request path -------------------------------------------------------------------
 
@@ -103,6 +126,15 @@ class Geofence:
         Never raises on anything a client sends: an address that cannot be determined gives
         the policy's ``unknown`` action, with the reason in ``Decision.ip_problem``.
         """
+        decision = self._evaluate(request)
+        if self._on_decision is not None:
+            try:
+                self._on_decision(decision)
+            except Exception:  # a logging or metrics hook must not fail the request
+                log.exception("geofence: the on_decision hook failed")
+        return decision
+
+    def _evaluate(self, request: object) -> Decision:
         if time.monotonic() >= self._next_check:
             self._maybe_reload()
         gen = self._gen
@@ -241,8 +273,10 @@ class Geofence:
             self._reload_lock.release()
 
     def _reload_locked(self) -> bool:
-        if not self._geo.check_reload():
-            return False
+        if self._geo.check_reload():
+            self._data_serial[0] += 1
+        elif self._gen.serial == self._data_serial[0]:
+            return False  # nothing changed, here or through a with_policy() sibling
         self._gen = self._generation(self._gen.compiled)
         log.info("geofence: data reloaded: %s", ", ".join(self._gen.versions))
         return True
@@ -257,11 +291,13 @@ class Geofence:
             LookupCache(self._cache_size),
             versions,
             (unknown_facts, None),
+            self._data_serial[0],
         )
 
     def close(self) -> None:
-        """Release the database files."""
-        self._geo.close()
+        """Release the database files (not those of the instance ``with_policy`` came from)."""
+        if self._owns_geo:
+            self._geo.close()
 
     def __enter__(self) -> Self:
         return self
