@@ -1,4 +1,4 @@
-"""Fixtures for the geo tests: the copied MaxMind test data and small .mmdb files built here."""
+"""Shared fixtures: the copied MaxMind test data and small .mmdb files built in a test."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-MAXMIND = Path(__file__).resolve().parents[1] / "data" / "maxmind"
+MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"
 
 EPOCH_2026_06_01 = 1780345978  # 2026-06-01T20:32:58Z, the build_epoch of the real DB-IP file
 
