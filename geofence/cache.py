@@ -34,18 +34,12 @@ class LookupCache(Generic[V]):
         self.get: Callable[[str], V | None] = self._data.get
         """The value cached for exactly this text, or ``None``."""
 
-    def get_or_make(self, text: str, key: str, make: Callable[[], V]) -> V:
-        """The value for canonical ``key`` (``make()`` on a miss), remembered for ``text`` too."""
+    def put(self, key: str, value: V) -> None:
+        """Remember ``value`` for ``key``, dropping the older half of the entries when full."""
         data = self._data
-        value = data.get(key)
-        if value is None:
-            value = make()
-            if len(data) >= self._maxsize:
-                data = self._evict_half()
-            data[key] = value
-        if text != key:
-            data[text] = value
-        return value
+        if len(data) >= self._maxsize:
+            data = self._evict_half()
+        data[key] = value
 
     def _evict_half(self) -> dict[str, V]:
         old = self._data

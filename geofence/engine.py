@@ -182,25 +182,31 @@ class Geofence:
         address = client.address
         if address is None:
             return gen.unknown
-        key = address.original
-        entry = gen.cache.get(key)
-        if entry is None:
-            entry = gen.cache.get_or_make(key, key, lambda: self._make_entry(gen, address))
-        return entry
+        return self._entry(gen, address.original, address)
 
     def _entry_for_text(self, gen: _Generation, text: str) -> _Entry | None:
         try:
             address = self._normalizer.normalize(text)
         except AddressError:
             return None
+        return self._entry(gen, text, address)
+
+    def _entry(self, gen: _Generation, text: str, address: Address) -> _Entry:
         # Keyed by the canonical form as it arrived, not the embedded IPv4 address: the facts
         # record how the address arrived, and a rule may match the 6to4/NAT64 form itself.
-        return gen.cache.get_or_make(text, address.original, lambda: self._make_entry(gen, address))
-
-    def _make_entry(self, gen: _Generation, address: Address) -> _Entry:
-        facts = self._facts(address, gen.versions)
-        compiled = gen.compiled
-        return facts, None if compiled.request_dependent else compiled.decide(facts, "/", "GET")
+        # Written flat on purpose: this is the uncached path, where each call costs.
+        cache = gen.cache
+        key = address.original
+        entry = cache.get(key)
+        if entry is None:
+            facts = self._facts(address, gen.versions)
+            compiled = gen.compiled
+            verdict = None if compiled.request_dependent else compiled.decide(facts, "/", "GET")
+            entry = (facts, verdict)
+            cache.put(key, entry)
+        if text != key:
+            cache.put(text, entry)
+        return entry
 
     def _facts(self, address: Address, versions: tuple[str, ...]) -> Facts:
         try:
