@@ -339,7 +339,7 @@ def _check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> No
                     f"uses {kind}, but no geo source provides {kind} "
                     f"({geo.version} provides {have}); add a database that does",
                     rule=rule.name,
-                    path=f"rules ({rule.name})",
+                    path="rules",
                 )
             )
     raise PolicyError(problems or [PolicyProblem(f"needs {', '.join(sorted(missing))}")])
