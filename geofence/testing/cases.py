@@ -114,13 +114,18 @@ class RequestSpec(BaseModel):
     account: str | None = None
 
 
+def _empty_is_none(value: object) -> object:
+    # TOML has no null: rule = "" says "no rule matched" (a rule name is never empty).
+    return None if value == "" else value
+
+
 class Expect(BaseModel):
-    """What the decision must be; ``rule: null`` expects the default or unknown action."""
+    """What the decision must be; ``rule: null`` (TOML: ``""``) expects the fallback action."""
 
     model_config = _Model
 
     action: Action | None = None
-    rule: str | None = None
+    rule: Annotated[str | None, BeforeValidator(_empty_is_none)] = None
     allowed: bool | None = None
     status: int | None = None
     reason: str | None = None
@@ -139,6 +144,10 @@ class Case(BaseModel):
 
     name: str = Field(min_length=1)
     facts: FactsSpec | None = None
+    path: str = "/"
+    """The URL path of a ``facts`` case (a ``request`` has its own)."""
+    method: str = "GET"
+    """The HTTP method of a ``facts`` case."""
     request: RequestSpec | None = None
     expect: Expect
 
@@ -146,6 +155,8 @@ class Case(BaseModel):
     def _one_input(self) -> Case:
         if (self.facts is None) == (self.request is None):
             raise ValueError("give exactly one of facts or request")
+        if self.request is not None and {"path", "method"} & self.model_fields_set:
+            raise ValueError("path and method go inside request")
         return self
 
 
@@ -182,7 +193,7 @@ def _parse(path: Path) -> Any:
         raise _error(path, f"invalid {path.suffix[1:].upper()}: {exc}") from None
 
 
-def _error(path: Path, message: str, where: str = "") -> PolicyError:
+def _error(path: Path, message: str, where: str = "case file") -> PolicyError:
     return PolicyError([PolicyProblem(message, file=str(path), path=where)])
 
 
@@ -292,7 +303,13 @@ class CaseRunner:
     def decide(self, case: Case) -> Decision:
         """The decision for the case's facts or request."""
         if case.facts is not None:
-            return decide_facts(self._compiled, case.facts.record(), ip=case.facts.ip)
+            return decide_facts(
+                self._compiled,
+                case.facts.record(),
+                ip=case.facts.ip,
+                path=case.path,
+                method=case.method.upper(),
+            )
         assert case.request is not None
         r = case.request
         request = Request(
