@@ -123,6 +123,9 @@ class Geofence:
     def evaluate(self, request: object) -> Decision:
         """Decide for a bare address, a ``Request``, an ASGI scope or a WSGI environ.
 
+        Framework request objects work too: anything with a ``scope`` (Starlette, FastAPI),
+        ``environ`` (Flask, Werkzeug) or ``META`` (Django) dict.
+
         Never raises on anything a client sends: an address that cannot be determined gives
         the policy's ``unknown`` action, with the reason in ``Decision.ip_problem``.
         """
@@ -318,11 +321,21 @@ class Geofence:
 def _as_request(request: object) -> Request | None:
     if isinstance(request, Request):
         return request
-    if isinstance(request, dict):
-        if request.get("type") in ("http", "websocket"):
-            return Request.from_asgi(request)
-        if "REMOTE_ADDR" in request or "wsgi.version" in request:
-            return Request.from_wsgi(request)
+    if not isinstance(request, dict):
+        # Framework request objects carry the raw scope or environ: Starlette/FastAPI
+        # ``request.scope``, Werkzeug/Flask ``request.environ``, Django ``request.META``.
+        for attribute in ("scope", "environ", "META"):
+            inner = getattr(request, attribute, None)
+            if isinstance(inner, dict):
+                request = inner
+                break
+        else:
+            return None
+    assert isinstance(request, dict)
+    if request.get("type") in ("http", "websocket"):
+        return Request.from_asgi(request)
+    if "REMOTE_ADDR" in request or "wsgi.version" in request:
+        return Request.from_wsgi(request)
     return None
 
 

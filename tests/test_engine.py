@@ -235,3 +235,32 @@ def test_decision_is_immutable_and_serialisable(embedded: Geofence) -> None:
 def test_lookup_returns_facts(embedded: Geofence) -> None:
     facts = embedded.lookup("::ffff:8.8.8.8")
     assert (facts.ip, facts.country, facts.asn) == ("8.8.8.8", "US", 15169)
+
+
+def test_framework_request_objects() -> None:
+    import django
+    from django.conf import settings
+    from starlette.requests import Request as StarletteRequest
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    gf = Geofence(POLICY, trusted_proxies=["loopback"], reload_interval=None)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [(b"x-forwarded-for", b"1.0.1.1")],
+        "client": ("127.0.0.1", 1234),
+    }
+    assert gf.evaluate(StarletteRequest(scope)).ip == "1.0.1.1"
+    environ = EnvironBuilder(
+        path="/", headers={"X-Forwarded-For": "8.8.8.8"}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+    ).get_environ()
+    assert gf.evaluate(WerkzeugRequest(environ)).ip == "8.8.8.8"
+    if not settings.configured:
+        settings.configure()
+        django.setup()
+    from django.test import RequestFactory
+
+    django_request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="1.0.1.1")
+    assert gf.evaluate(django_request).ip == "1.0.1.1"  # RequestFactory's peer is 127.0.0.1
