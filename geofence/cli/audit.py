@@ -1,0 +1,216 @@
+"""``geofence audit POLICY`` and ``geofence diff OLD NEW``: what a policy does, and what changes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, TextIO
+
+from geofence.audit import AuditRow, Change, Subject, audit, diff
+from geofence.cli import COMMANDS, EXIT_NOT_ALLOWED, EXIT_OK, Command
+from geofence.policy import load_policy
+
+__all__: list[str] = []
+
+_SHOWN = 8  # countries listed by name in a table cell before "N countries"
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--path", default="/", help="request path decided on (default /)")
+    parser.add_argument("--method", default="GET", help="request method (default GET)")
+    parser.add_argument(
+        "--format", choices=("table", "json", "markdown"), default="table", help="output format"
+    )
+
+
+def _add_audit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", metavar="POLICY")
+    _add_request_options(parser)
+    parser.add_argument(
+        "--map", metavar="FILE.svg", help="also write a world map coloured by action"
+    )
+
+
+def _add_diff(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", metavar="OLD")
+    parser.add_argument("new", metavar="NEW")
+    _add_request_options(parser)
+
+
+def _countries(countries: tuple[str, ...], of: int) -> str:
+    if of <= 1:  # a country, or a region within its own country
+        return ""
+    if len(countries) == of:
+        return f"all {of} countries"
+    if len(countries) <= _SHOWN:
+        return " ".join(countries)
+    return f"{len(countries)} of {of} countries"
+
+
+def _subject(s: Subject) -> str:
+    return f"AS{s.value}" if s.kind == "asn" else s.value
+
+
+def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in [header, *rows]
+    )
+
+
+def _audit(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    policy = load_policy(args.policy)
+    rows = audit(policy, path=args.path, method=args.method.upper())
+    if args.format == "json":
+        out.write(
+            json.dumps(_audit_json(policy.name, policy.revision, args, rows), indent=1) + "\n"
+        )
+    else:
+        _audit_text(policy.name, policy.revision, args, rows, out)
+    if args.map:
+        from geofence.audit_map import world_map_svg
+
+        by_country = {r.subject.value: r.outcome for r in rows if r.subject.kind == "country"}
+        note = f"{args.method.upper()} {args.path}"
+        Path(args.map).write_text(world_map_svg(policy, by_country, note), encoding="utf-8")
+        print(f"geofence: map written to {args.map}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _audit_json(name: str, revision: str, args: argparse.Namespace, rows: list[AuditRow]) -> Any:
+    return {
+        "policy": name,
+        "policy_revision": revision,
+        "path": args.path,
+        "method": args.method.upper(),
+        "rows": [
+            {
+                "kind": r.subject.kind,
+                "subject": r.subject.value,
+                "action": r.outcome.action.value,
+                "rule": r.outcome.rule,
+                "status": r.outcome.status,
+                **({"countries": list(r.countries), "of": r.of} if r.of else {}),
+            }
+            for r in rows
+        ],
+    }
+
+
+def _audit_text(
+    name: str, revision: str, args: argparse.Namespace, rows: list[AuditRow], out: TextIO
+) -> None:
+    markdown = args.format == "markdown"
+    title = f"policy {name!r} (revision {revision}), request {args.method.upper()} {args.path}"
+    out.write(f"# Audit of {title}\n\n" if markdown else f"Audit of {title}\n\n")
+    countries = Counter(r.outcome.action.value for r in rows if r.subject.kind == "country")
+    total = sum(countries.values())
+    out.write(
+        f"{total} countries: "
+        + ", ".join(f"{n} {a}" for a, n in sorted(countries.items()))
+        + "\n\n"
+    )
+    header = ["kind", "subject", "action", "rule", "status", "with countries"]
+    table = [
+        [
+            r.subject.kind,
+            _subject(r.subject),
+            r.outcome.action.value,
+            r.outcome.rule or "(no rule)",
+            str(r.outcome.status),
+            _countries(r.countries, r.of),
+        ]
+        for r in rows
+    ]
+    out.write(_table(header, table, markdown))
+
+
+def _diff(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    old, new = load_policy(args.old), load_policy(args.new)
+    changes = diff(old, new, path=args.path, method=args.method.upper())
+    mode_changed = old.mode != new.mode
+    if args.format == "json":
+        out.write(json.dumps(_diff_json(old.revision, new.revision, old, new, changes), indent=1))
+        out.write("\n")
+    else:
+        _diff_text(args, old.revision, new.revision, changes, out)
+        if mode_changed:
+            out.write(f"\nmode: {old.mode.value} -> {new.mode.value}\n")
+    return EXIT_NOT_ALLOWED if changes or mode_changed else EXIT_OK
+
+
+def _diff_json(old_rev: str, new_rev: str, old: Any, new: Any, changes: list[Change]) -> Any:
+    return {
+        "old": {"policy": old.name, "revision": old_rev, "mode": old.mode.value},
+        "new": {"policy": new.name, "revision": new_rev, "mode": new.mode.value},
+        "changes": [
+            {
+                "kind": c.subject.kind,
+                "subject": c.subject.value,
+                "old": {"action": c.old.action.value, "rule": c.old.rule, "status": c.old.status},
+                "new": {"action": c.new.action.value, "rule": c.new.rule, "status": c.new.status},
+                **({"countries": list(c.countries), "of": c.of} if c.of else {}),
+            }
+            for c in changes
+        ],
+    }
+
+
+def _diff_text(
+    args: argparse.Namespace, old_rev: str, new_rev: str, changes: list[Change], out: TextIO
+) -> None:
+    markdown = args.format == "markdown"
+    out.write(
+        f"{'# ' if markdown else ''}Changes from {args.old} ({old_rev}) to {args.new} ({new_rev})"
+        f"\n\n"
+    )
+    if not changes:
+        out.write("no decision changes\n")
+        return
+    newly = Counter(
+        (c.old.action.value, c.new.action.value) for c in changes if c.subject.kind == "country"
+    )
+    if newly:
+        out.write(
+            "countries: "
+            + ", ".join(f"{n} {a} -> {b}" for (a, b), n in sorted(newly.items()))
+            + "\n\n"
+        )
+    header = ["kind", "subject", "old", "new", "with countries"]
+    rows = [
+        [
+            c.subject.kind,
+            _subject(c.subject),
+            f"{c.old} {c.old.status}",
+            f"{c.new} {c.new.status}",
+            _countries(c.countries, c.of),
+        ]
+        for c in changes
+    ]
+    out.write(_table(header, rows, markdown))
+
+
+COMMANDS.extend(
+    [
+        Command(
+            "audit",
+            "the decision for every country, and each region, tag and network a policy names",
+            _add_audit,
+            _audit,
+        ),
+        Command(
+            "diff",
+            "every country, region, tag or network whose decision changes (exit 1 if any)",
+            _add_diff,
+            _diff,
+        ),
+    ]
+)
