@@ -18,6 +18,8 @@ from geofence.facts import Facts
 from geofence.geo import GeoSource, open_geo
 from geofence.net import Address, Normalizer
 from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
+from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
+from geofence.reputation.wiring import check_feed_tags, proxy_groups, with_feeds
 from geofence.request import Request
 
 if TYPE_CHECKING:
@@ -78,14 +80,20 @@ class Geofence:
         cache_size: int = 65536,
         reload_interval: float | None = 5.0,
         on_decision: Callable[[Decision], None] | None = None,
+        feeds: FeedsSpec = None,
     ) -> None:
         self._policy = load_policy(policy)
         self._normalizer = Normalizer(nat64_prefixes)
         proxies = tuple(trusted_proxies)
+        # Feeds (None: off) compose after the geo databases and back named proxy groups.
+        self._feeds = open_feeds(feeds)
         self._resolver = ClientIPResolver(
-            TrustedProxies(proxies), client_ip_header, self._normalizer
+            TrustedProxies(proxies, groups=proxy_groups(proxies, self._feeds)),
+            client_ip_header,
+            self._normalizer,
         )
-        self._geo: GeoSource = open_geo(default_geo_paths() if geo is None else geo)
+        geo_source = open_geo(default_geo_paths() if geo is None else geo)
+        self._geo: GeoSource = with_feeds(geo_source, self._feeds)
         self._owns_geo = True
         self._trusts_nobody = not proxies
         self._cache_size = cache_size
@@ -303,6 +311,11 @@ class Geofence:
             self._data_serial[0],
         )
 
+    @property
+    def feeds(self) -> FeedSet | None:
+        """The reputation feeds in use (``feeds=``), or ``None``."""
+        return self._feeds
+
     def close(self) -> None:
         """Release the database files (not those of the instance ``with_policy`` came from)."""
         if self._owns_geo:
@@ -340,6 +353,7 @@ def _as_request(request: object) -> Request | None:
 
 
 def _check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> None:
+    check_feed_tags(policy, geo)  # feed:<name> tags need that feed configured
     missing = compiled.needs - geo.provides
     if not missing:
         return
@@ -350,7 +364,9 @@ def _check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> No
             problems.append(
                 PolicyProblem(
                     f"uses {kind}, but no geo source provides {kind} "
-                    f"({geo.version} provides {have}); add a database that does",
+                    f"({geo.version} provides {have}); "
+                    + ("pass feeds='embedded' or " if kind == "tags" else "")
+                    + "add a database that does",
                     rule=rule.name,
                     path="rules",
                 )

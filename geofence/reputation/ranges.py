@@ -204,6 +204,11 @@ class RangeSet:
         return len(self._v4.starts) + len(self._v6.starts)
 
     @property
+    def label_sets(self) -> tuple[frozenset[str], ...]:
+        """Every distinct label set an interval carries."""
+        return self._label_sets
+
+    @property
     def labels(self) -> frozenset[str]:
         """Every label in the set."""
         return frozenset().union(*self._label_sets)

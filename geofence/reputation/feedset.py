@@ -1,0 +1,431 @@
+"""``FeedSet``: the configured feeds as one ``GeoSource`` that provides ``tags``.
+
+Every feed's ranges go into one ``RangeSet`` labelled with feed names, so a lookup is one
+bisect whatever the number of feeds; the label set maps to a prebuilt ``GeoRecord`` whose tags
+are each feed's category tag plus ``feed:<name>``. A refresh builds a new set and swaps it in
+with one assignment: a lookup never sees half of an update.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal, NamedTuple, Union
+
+from geofence.errors import ConfigurationError, DataError
+from geofence.facts import GeoRecord
+from geofence.reputation.catalog import CATALOG, EMBEDDED, FeedSpec
+from geofence.reputation.parsers import ParsedFeed, parse_feed
+from geofence.reputation.ranges import RangeSet, RangeSetBuilder
+from geofence.tags import FEED_PREFIX
+
+__all__ = ["FeedSet", "FeedStatus", "FeedsSpec", "StalePolicy", "open_feeds"]
+
+StalePolicy = Literal["keep", "open", "closed"]
+FeedsSpec = Union[None, bool, str, "FeedSet", Sequence[str | FeedSpec | Mapping[str, object]]]
+
+_MISS = GeoRecord()
+_new = tuple.__new__
+_AF_INET, _AF_INET6, _inet_pton = socket.AF_INET, socket.AF_INET6, socket.inet_pton
+
+
+class FeedStatus(NamedTuple):
+    """The health of one feed, as ``FeedSet.health()`` and ``geofence feeds status`` show it."""
+
+    name: str
+    tag: str
+    source: str
+    """``download``, ``cache``, ``file``, ``snapshot`` or ``none``."""
+    updated: float | None
+    """When the data in service was published or downloaded (epoch seconds)."""
+    entries: int
+    bad: int
+    error: str | None
+    """The last failure (a refused download, say); the data in service is kept."""
+    stale: bool
+    """Older than the feed's ``max_age``."""
+
+    def age(self, now: float | None = None) -> float | None:
+        """Seconds since ``updated``."""
+        return None if self.updated is None else (now or time.time()) - self.updated
+
+
+class _Feed:
+    """The mutable state of one feed (changed under the FeedSet's lock only)."""
+
+    __slots__ = ("bad", "error", "etag", "last_modified", "ranges", "source", "spec", "updated")
+
+    def __init__(self, spec: FeedSpec) -> None:
+        self.spec = spec
+        self.ranges: list[tuple[int, int, int]] = []
+        self.bad = 0
+        self.source = "none"
+        self.updated: float | None = None
+        self.error: str | None = None
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+
+
+class _State(NamedTuple):
+    ranges: RangeSet
+    records: dict[frozenset[str], GeoRecord]
+    always: GeoRecord
+
+
+class FeedSet:
+    """Feeds as a ``GeoSource`` providing ``tags`` (``{"tor", "feed:tor-exits"}``).
+
+    ``cache_dir``: where downloads and their metadata are kept (atomically replaced), and read
+    first at start. ``on_stale``: what a feed older than its ``max_age`` does: ``keep`` serving
+    its last data, fail ``open`` (its ranges stop matching) or ``closed`` (every address gets
+    its tag, so rules naming it deny all).
+    """
+
+    def __init__(
+        self,
+        specs: Iterable[FeedSpec],
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        on_stale: StalePolicy = "keep",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._feeds: dict[str, _Feed] = {}
+        for spec in specs:
+            if spec.name in self._feeds:
+                raise ConfigurationError(f"feed {spec.name!r} is configured twice")
+            self._feeds[spec.name] = _Feed(spec)
+        if on_stale not in ("keep", "open", "closed"):
+            raise ConfigurationError(f"on_stale must be keep, open or closed, not {on_stale!r}")
+        self.name = "feeds"
+        self.provides: frozenset[str] = frozenset({"tags"})
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.on_stale: StalePolicy = on_stale
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._swapped = False
+        self._closed = False
+        self._stale: frozenset[str] = frozenset()
+        self.refresher: object | None = None  # set by fetch.start_refresher
+        for feed in self._feeds.values():
+            _load_initial(feed, self.cache_dir)
+        self._stale = self._stale_names()
+        self._state = self._build()
+
+    # -- the GeoSource protocol ---------------------------------------------------------------
+
+    def lookup(self, ip: str) -> GeoRecord:
+        """The tags of the feeds listing ``ip`` (``Address.text``); a miss is ``GeoRecord()``."""
+        state = self._state
+        try:
+            packed = _inet_pton(_AF_INET6 if ":" in ip else _AF_INET, ip)
+        except (OSError, ValueError):
+            return _MISS
+        labels = state.ranges.labels_packed(packed)
+        if labels is None:
+            return state.always
+        return state.records[labels]
+
+    @property
+    def version(self) -> str:
+        """Each feed with the date of its data and its age: ``feeds tor-exits 2024-03-12 (3d)``."""
+        now = self._clock()
+        parts = []
+        for feed in self._feeds.values():
+            if feed.updated is None:
+                parts.append(f"{feed.spec.name} (no data)")
+                continue
+            day = datetime.fromtimestamp(feed.updated, timezone.utc).strftime("%Y-%m-%d")
+            parts.append(f"{feed.spec.name} {day} ({int((now - feed.updated) // 86400)}d)")
+        return "feeds " + ", ".join(parts)
+
+    def check_reload(self) -> bool:
+        """True once after each swap (a refresh, or a feed turning stale)."""
+        with self._lock:
+            stale = self._stale_names()
+            if stale != self._stale and self.on_stale != "keep":
+                self._state = self._build()
+                self._swapped = True
+            self._stale = stale
+            swapped, self._swapped = self._swapped, False
+            return swapped
+
+    def close(self) -> None:
+        """Stop the background refresher, if one runs."""
+        self._closed = True
+        stop = getattr(self.refresher, "stop", None)
+        if callable(stop):
+            stop()
+
+    # -- inspection -------------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The configured feed names."""
+        return tuple(self._feeds)
+
+    def spec(self, name: str) -> FeedSpec:
+        """The spec of feed ``name``."""
+        return self._feeds[name].spec
+
+    @property
+    def ranges(self) -> RangeSet:
+        """The combined range set in service (labels are feed names)."""
+        return self._state.ranges
+
+    def matches(self, address: str) -> list[tuple[str, str, str]]:
+        """``(feed, tag, network)`` for every feed listing ``address``: for ``geofence lookup``."""
+        from geofence.net import normalize
+
+        found = self._state.ranges.match(normalize(address))
+        if found is None:
+            return []
+        network, labels = found
+        return [(name, self._feeds[name].spec.tag, network) for name in sorted(labels)]
+
+    def group(self, name: str) -> Callable[[bytes], bool] | None:
+        """A trusted-proxy predicate for a feed or group name, following refreshes."""
+        members = frozenset(
+            f.spec.name for f in self._feeds.values() if name in (f.spec.name, f.spec.group)
+        )
+        if not members:
+            return None
+
+        def contains(packed: bytes) -> bool:
+            labels = self._state.ranges.labels_packed(packed)
+            return labels is not None and not labels.isdisjoint(members)
+
+        return contains
+
+    def health(self) -> tuple[FeedStatus, ...]:
+        """The status of every feed."""
+        now = self._clock()
+        return tuple(
+            FeedStatus(
+                f.spec.name,
+                f.spec.tag,
+                f.source,
+                f.updated,
+                len(f.ranges),
+                f.bad,
+                f.error,
+                f.updated is None or now - f.updated > f.spec.max_age,
+            )
+            for f in self._feeds.values()
+        )
+
+    @property
+    def healthy(self) -> bool:
+        """True when no feed is stale or missing."""
+        return not any(s.stale for s in self.health())
+
+    # -- updates ----------------------------------------------------------------------------
+
+    def feed_state(self, name: str) -> tuple[int, str | None, str | None]:
+        """``(entries, etag, last_modified)`` of feed ``name``, for a conditional download."""
+        feed = self._feeds[name]
+        return len(feed.ranges), feed.etag, feed.last_modified
+
+    def record_error(self, name: str, error: str) -> None:
+        """Note a failed refresh; the data in service stays."""
+        with self._lock:
+            self._feeds[name].error = error
+
+    def touch(self, name: str) -> None:
+        """A 304: the data in service is still current."""
+        with self._lock:
+            feed = self._feeds[name]
+            feed.updated = self._clock()
+            feed.error = None
+            if self.cache_dir is not None and feed.source in ("download", "cache"):
+                _write_meta(self.cache_dir, feed)
+
+    def replace(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> ParsedFeed:
+        """Parse a downloaded body and swap it in; raises ``DataError`` and keeps the old data
+        when it is not the format, is empty, or shrank by more than ``max_shrink``."""
+        feed = self._feeds[name]
+        spec = feed.spec
+        try:
+            parsed = parse_feed(spec.format, body, spec.select)
+            had = len(feed.ranges)
+            if had and parsed.count < had * (1 - spec.max_shrink):
+                raise DataError(
+                    f"{name}: {parsed.count} entries against {had} in service: shrank by more "
+                    f"than {spec.max_shrink:.0%}; keeping the last good copy"
+                )
+        except DataError as exc:
+            self.record_error(name, str(exc))
+            raise
+        with self._lock:
+            feed.ranges, feed.bad = parsed.ranges, parsed.bad
+            feed.source, feed.updated, feed.error = "download", self._clock(), None
+            feed.etag, feed.last_modified = etag, last_modified
+            if self.cache_dir is not None:
+                _atomic_write(self.cache_dir / f"{name}.body", body)
+                _write_meta(self.cache_dir, feed)
+            self._state = self._build()
+            self._swapped = True
+        return parsed
+
+    def _stale_names(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.health() if s.stale)
+
+    def _build(self) -> _State:
+        stale = self._stale_names() if self.on_stale != "keep" else frozenset()
+        builder = RangeSetBuilder()
+        for feed in self._feeds.values():
+            if self.on_stale == "open" and feed.spec.name in stale:
+                continue
+            labels = frozenset({feed.spec.name})
+            for version, first, last in feed.ranges:
+                builder.add(version, first, last, labels)
+        ranges = builder.build()
+        always: frozenset[str] = frozenset()
+        if self.on_stale == "closed":
+            always = frozenset().union(*(self._tags_of(frozenset({n})) for n in stale))
+        records = {
+            labels: _new(
+                GeoRecord, (None, None, None, (), None, None, None, self._tags_of(labels) | always)
+            )
+            for labels in ranges.label_sets
+        }
+        always_record = _MISS if not always else GeoRecord(tags=always)
+        return _State(ranges, records, always_record)
+
+    def _tags_of(self, names: frozenset[str]) -> frozenset[str]:
+        tags = {self._feeds[n].spec.tag for n in names}
+        return frozenset(tags | {FEED_PREFIX + n for n in names})
+
+    def __enter__(self) -> FeedSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FeedSet({list(self._feeds)!r}, {self._state.ranges!r})"
+
+
+def _snapshot_dir() -> Path:
+    from geofence.embedded import data_dir
+
+    return data_dir() / "feeds"
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def _load_initial(feed: _Feed, cache_dir: Path | None) -> None:
+    """The last good download, else the local file, else the shipped snapshot."""
+    spec = feed.spec
+    errors: list[str] = []
+    if cache_dir is not None and (cache_dir / f"{spec.name}.body").is_file():
+        try:
+            meta = json.loads((cache_dir / f"{spec.name}.json").read_text(encoding="utf-8"))
+            parsed = parse_feed(
+                spec.format, (cache_dir / f"{spec.name}.body").read_bytes(), spec.select
+            )
+            feed.etag, feed.last_modified = meta.get("etag"), meta.get("last_modified")
+            _set(feed, parsed, "cache", float(meta["updated"]))
+            return
+        except (OSError, ValueError, KeyError, TypeError, DataError) as exc:
+            errors.append(f"cache: {exc}")
+    if spec.path is not None:
+        path = Path(spec.path)
+        try:
+            parsed = parse_feed(spec.format, _read(path), spec.select)
+            _set(feed, parsed, "file", path.stat().st_mtime)
+            return
+        except (OSError, DataError) as exc:
+            if spec.url is None and spec.snapshot is None:  # nothing else to fall back on
+                raise DataError(f"feed {spec.name!r}: {exc}", path=str(path)) from None
+            errors.append(f"file: {exc}")
+    if spec.snapshot is not None:
+        path = _snapshot_dir() / spec.snapshot
+        try:
+            parsed = parse_feed(spec.snapshot_format or spec.format, _read(path), spec.select)
+        except (OSError, DataError) as exc:
+            raise DataError(
+                f"feed {spec.name!r}: the shipped snapshot is unreadable: {exc}", path=str(path)
+            ) from None
+        day = spec.snapshot_date
+        stamp = (
+            None
+            if day is None
+            else datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+        )
+        _set(feed, parsed, "snapshot", stamp)
+        return
+    feed.error = "; ".join(errors) or "not downloaded yet"
+
+
+def _set(feed: _Feed, parsed: ParsedFeed, source: str, updated: float | None) -> None:
+    feed.ranges, feed.bad, feed.source, feed.updated = parsed.ranges, parsed.bad, source, updated
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _write_meta(cache_dir: Path, feed: _Feed) -> None:
+    meta = {"updated": feed.updated, "etag": feed.etag, "last_modified": feed.last_modified,
+            "url": feed.spec.url, "entries": len(feed.ranges)}  # fmt: skip
+    _atomic_write(cache_dir / f"{feed.spec.name}.json", json.dumps(meta).encode())
+
+
+def open_feeds(
+    spec: FeedsSpec,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    on_stale: StalePolicy = "keep",
+) -> FeedSet | None:
+    """A ``FeedSet`` from ``None``/``False`` (none), ``True``/``"embedded"`` (the shipped
+    snapshots), catalog names, ``FeedSpec`` objects or mappings; or a ``FeedSet`` as is."""
+    if spec is None or spec is False:
+        return None
+    if isinstance(spec, FeedSet):
+        return spec
+    if spec is True or spec == "embedded":
+        items: Sequence[object] = EMBEDDED
+    elif isinstance(spec, str):
+        items = [spec]
+    else:
+        items = spec
+    specs: list[FeedSpec] = []
+    for item in items:
+        if isinstance(item, FeedSpec):
+            specs.append(item)
+        elif isinstance(item, str) and item in CATALOG:
+            specs.append(CATALOG[item])
+        elif isinstance(item, str) and item == "embedded":
+            specs.extend(CATALOG[n] for n in EMBEDDED)
+        elif isinstance(item, Mapping):
+            try:
+                specs.append(FeedSpec.model_validate(item))
+            except ValueError as exc:
+                raise ConfigurationError(f"feed {dict(item).get('name')!r}: {exc}") from None
+        else:
+            known = ", ".join(CATALOG)
+            raise ConfigurationError(f"unknown feed {item!r} (catalog: {known}; or a FeedSpec)")
+    return FeedSet(specs, cache_dir=cache_dir, on_stale=on_stale)
