@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -82,19 +83,52 @@ def _wsgiref(app: Any) -> Iterator[str]:
         server.server_close()
 
 
-EXAMPLE_SERVERS = [
-    ("starlette_app", "app", _uvicorn),
-    ("fastapi_app", "app", _uvicorn),
-    ("flask_app", "app", _wsgiref),
-    ("django_app", "application", _wsgiref),
-]
+# Django's settings are process-wide (and other tests configure them), so the Django example is
+# served by wsgiref in a process of its own.
+_SERVE_IN_PROCESS = """
+import importlib.util, sys
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+spec = importlib.util.spec_from_file_location("example", sys.argv[1])
+module = sys.modules["example"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+server = make_server("127.0.0.1", 0, getattr(module, sys.argv[2]), handler_class=Quiet)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
 
 
-@pytest.fixture(scope="module", params=EXAMPLE_SERVERS, ids=[e[0] for e in EXAMPLE_SERVERS])
+@contextmanager
+def _wsgiref_process(name: str, attribute: str) -> Iterator[str]:
+    command = [sys.executable, "-c", _SERVE_IN_PROCESS, str(EXAMPLES / f"{name}.py"), attribute]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            port = process.stdout.readline().strip()
+            assert port.isdigit(), f"the {name} server did not start"
+            yield f"127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+EXAMPLE_SERVERS = ["starlette_app", "fastapi_app", "flask_app", "django_app"]
+
+
+@pytest.fixture(scope="module", params=EXAMPLE_SERVERS)
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """``(example name, host:port)`` with the example served for this module's tests."""
-    name, attribute, serve = request.param
-    with serve(getattr(_load(name), attribute)) as address:
+    name: str = request.param
+    server: Any
+    if name == "django_app":
+        server = _wsgiref_process(name, "application")
+    elif name == "flask_app":
+        server = _wsgiref(_load(name).app)
+    else:
+        server = _uvicorn(_load(name).app)
+    with server as address:
         yield name, address
 
 
