@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 from geofence.cli import COMMANDS, EXIT_ERROR, EXIT_NOT_ALLOWED, EXIT_OK, Command
+from geofence.cli.feeds import add_feeds_option
 from geofence.decision import Decision
 from geofence.embedded import example_policy_path
 from geofence.engine import Geofence
@@ -43,12 +44,13 @@ def add_data_options(command: argparse.ArgumentParser) -> None:
         help="a .mmdb database (repeat to compose; default: the embedded DB-IP data)",
     )
     command.add_argument("--json", action="store_true", help="print one JSON object per line")
+    add_feeds_option(command)
 
 
 def _check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     policy = args.policy or example_policy_path()
     worst = EXIT_OK
-    with Geofence(policy, geo=args.geo, reload_interval=None) as gf:
+    with Geofence(policy, geo=args.geo, reload_interval=None, feeds=args.feeds) as gf:
         for address in args.addresses:
             decision = gf.evaluate(address)
             if decision.ip is None:
@@ -80,7 +82,7 @@ def _fallback(d: Decision) -> str:
 
 def _lookup(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     status = EXIT_OK
-    with Geofence(_ALLOW_ALL, geo=args.geo, reload_interval=None) as gf:
+    with Geofence(_ALLOW_ALL, geo=args.geo, reload_interval=None, feeds=args.feeds) as gf:
         for address in args.addresses:
             try:
                 facts = gf.lookup(address)

@@ -1,0 +1,141 @@
+"""``geofence feeds list|update|status``: the reputation feed catalog, downloads and health."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TextIO
+
+from geofence.cli import COMMANDS, EXIT_NOT_ALLOWED, EXIT_OK, Command
+from geofence.reputation.catalog import CATALOG, EMBEDDED
+from geofence.reputation.feedset import FeedSet, open_feeds
+
+__all__ = ["add_feeds_option", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    """``$GEOFENCE_FEEDS_DIR``, else ``$XDG_CACHE_HOME/geofence/feeds`` (``~/.cache/...``)."""
+    explicit = os.environ.get("GEOFENCE_FEEDS_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "geofence" / "feeds"
+
+
+class _FeedName(argparse.Action):
+    """``--feed NAME`` (repeatable): adds a catalog feed to ``args.feeds``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        current = getattr(namespace, self.dest, None)
+        names = list(current) if isinstance(current, list) else []
+        if current == "embedded":
+            names.append("embedded")
+        names.append(str(values))
+        setattr(namespace, self.dest, names)
+
+
+def add_feeds_option(parser: argparse.ArgumentParser) -> None:
+    """``--feeds`` (the embedded snapshots) and ``--feed NAME`` for address-lookup commands."""
+    parser.add_argument(
+        "--feeds",
+        action="store_const",
+        const="embedded",
+        default=None,
+        help="tag addresses with the embedded reputation feeds (Tor, VPN, hosting, relay)",
+    )
+    parser.add_argument(
+        "--feed",
+        action=_FeedName,
+        dest="feeds",
+        metavar="NAME",
+        help="use this catalog feed (repeatable; see 'geofence feeds list')",
+    )
+
+
+def _add(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    sub.add_parser("list", help="the feed catalog")
+    for name, text in (("update", "download feeds now"), ("status", "age, entries, errors")):
+        action = sub.add_parser(name, help=text)
+        action.add_argument("names", nargs="*", metavar="NAME", help="default: the embedded set")
+        action.add_argument("--cache-dir", type=Path, default=None, help="download cache")
+
+
+def _run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call, so redirected output is honoured
+    if args.feeds_command == "list":
+        return _list(out)
+    feeds = open_feeds(
+        list(args.names) or list(EMBEDDED), cache_dir=args.cache_dir or default_cache_dir()
+    )
+    assert feeds is not None
+    if args.feeds_command == "update":
+        return _update(feeds, out)
+    return _status(feeds, out)
+
+
+def _list(out: TextIO) -> int:
+    for spec in CATALOG.values():
+        snapshot = f"snapshot {spec.snapshot_date}" if spec.snapshot_date else "no snapshot"
+        out.write(
+            f"{spec.name}\ttag={spec.tag}\tformat={spec.format}\t{snapshot}\t"
+            f"url={spec.url or '-'}\tlicence={spec.licence}\n"
+        )
+    return EXIT_OK
+
+
+def _update(feeds: FeedSet, out: TextIO) -> int:
+    from geofence.reputation.fetch import refresh
+
+    def progress(name: str, done: int, total: int | None) -> None:
+        if total:
+            filled = 30 * done // total
+            bar = "#" * filled + "." * (30 - filled)
+            sys.stderr.write(f"\r{name:24} [{bar}] {done // 1024} KiB")
+        else:
+            sys.stderr.write(f"\r{name:24} {done // 1024} KiB")
+        sys.stderr.flush()
+
+    worst = EXIT_OK
+    for outcome in refresh(feeds, progress=progress if sys.stderr.isatty() else None):
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        detail = f"\t{outcome.error}" if outcome.error else ""
+        out.write(f"{outcome.name}\t{outcome.status}\t{outcome.entries} entries{detail}\n")
+        if outcome.status == "failed":
+            worst = EXIT_NOT_ALLOWED
+    return worst
+
+
+def _status(feeds: FeedSet, out: TextIO) -> int:
+    now = time.time()
+    worst = EXIT_OK
+    for s in feeds.health():
+        when = "-" if s.updated is None else _day(s.updated)
+        age = "-" if s.updated is None else f"{(now - s.updated) / 86400:.1f}d"
+        flag = "STALE" if s.stale else "ok"
+        error = f"\terror={s.error}" if s.error else ""
+        out.write(
+            f"{s.name}\t{flag}\tsource={s.source}\tupdated={when}\tage={age}\t"
+            f"entries={s.entries}\tbad={s.bad}{error}\n"
+        )
+        if s.stale:
+            worst = EXIT_NOT_ALLOWED
+    return worst
+
+
+def _day(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")
+
+
+COMMANDS.append(Command("feeds", "reputation feeds: list, update, status", _add, _run))
