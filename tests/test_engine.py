@@ -238,7 +238,8 @@ def test_lookup_returns_facts(embedded: Geofence) -> None:
 
 
 def test_framework_request_objects() -> None:
-    from django.http import HttpRequest
+    from types import SimpleNamespace
+
     from starlette.requests import Request as StarletteRequest
     from werkzeug.test import EnvironBuilder
     from werkzeug.wrappers import Request as WerkzeugRequest
