@@ -257,8 +257,9 @@ def test_framework_request_objects() -> None:
         path="/", headers={"X-Forwarded-For": "8.8.8.8"}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
     ).get_environ()
     assert gf.evaluate(WerkzeugRequest(environ)).ip == "8.8.8.8"
-    # A bare HttpRequest needs no Django settings (configuring them here would leak into
-    # the Django example app's tests): its META is the WSGI environ.
-    django_request = HttpRequest()
-    django_request.META = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "1.0.1.1"}
+    # Django's HttpRequest keeps the WSGI environ as META; building a real one needs settings,
+    # which would leak into the Django example app's tests, so only its shape is used here.
+    django_request = SimpleNamespace(
+        META={"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "1.0.1.1"}
+    )
     assert gf.evaluate(django_request).ip == "1.0.1.1"
