@@ -170,10 +170,11 @@ def test_a_million_ranges_build_fast_fit_in_12_bytes_each_and_match_correctly() 
     starts = [rnd.getrandbits(24) << 8 for _ in range(1_000_000)]
     for start in starts:
         builder.add(4, start, start + 255, labels)
-    began = time.perf_counter()
+    # CPU time, so a busy CI machine does not fail the target (3 s for 1M ranges; ~0.9 s here).
+    began = time.process_time()
     rs = builder.build()
-    elapsed = time.perf_counter() - began
-    assert elapsed < 3.0, f"building 1M ranges took {elapsed:.2f} s"
+    elapsed = time.process_time() - began
+    assert elapsed < 3.0, f"building 1M ranges took {elapsed:.2f} s of CPU"
     distinct = len(set(starts))  # duplicate /24s merge; adjacent ones join
     assert 0 < len(rs) <= distinct
     assert rs.address_count(4) == distinct * 256
