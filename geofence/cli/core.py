@@ -47,7 +47,8 @@ def add_data_options(command: argparse.ArgumentParser) -> None:
     add_feeds_option(command)
 
 
-def _check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _check(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
     policy = args.policy or example_policy_path()
     worst = EXIT_OK
     with Geofence(policy, geo=args.geo, reload_interval=None, feeds=args.feeds) as gf:
@@ -80,7 +81,8 @@ def _fallback(d: Decision) -> str:
     return "unknown" if d.country is None else "default"
 
 
-def _lookup(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _lookup(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
     status = EXIT_OK
     with Geofence(_ALLOW_ALL, geo=args.geo, reload_interval=None, feeds=args.feeds) as gf:
         for address in args.addresses:
@@ -129,7 +131,8 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
     status = EXIT_OK
     for path in args.files:
         try:

@@ -159,7 +159,12 @@ class FeedSet:
     def close(self) -> None:
         """Stop the background refresher, if one runs."""
         self._closed = True
-        stop = getattr(self.refresher, "stop", None)
+        refresher, self.refresher = self.refresher, None
+        task = getattr(refresher, "task", None)
+        if task is not None:
+            task.cancel()  # an asyncio refresher: its stop() is a coroutine, close() is not
+            return
+        stop = getattr(refresher, "stop", None)
         if callable(stop):
             stop()
 

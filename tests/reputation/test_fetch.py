@@ -233,3 +233,76 @@ def test_async_refresher_task(server: str, tmp_path: Path) -> None:
         return feeds.health()[0].entries
 
     assert asyncio.run(main()) == 1174
+
+
+TOR_POLICY = {
+    "name": "no-tor",
+    "default": "allow",
+    "rules": [{"name": "tor", "action": "deny", "tags": ["tor"]}],
+}
+
+
+def _wait_for_tor_rule(gf: Geofence) -> str | None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rule = gf.evaluate("185.241.208.232").rule
+        if rule == "tor":
+            return rule
+        time.sleep(0.01)
+    return None
+
+
+def test_geofence_start_and_stop_run_the_thread_refresher(server: str, tmp_path: Path) -> None:
+    feeds = _feeds(server, "/tor", tmp_path)
+    with Geofence(TOR_POLICY, feeds=feeds, reload_interval=0.0) as gf:
+        assert gf.evaluate("185.241.208.232").rule is None  # nothing fetched yet
+        gf.start(interval=0.05)
+        gf.start(interval=0.05)  # idempotent: one refresher
+        refresher = feeds.refresher
+        assert isinstance(refresher, Refresher)
+        assert _wait_for_tor_rule(gf) == "tor"
+        gf.stop()
+        assert feeds.refresher is None
+        assert not refresher._thread.is_alive()
+
+
+def test_asgi_lifespan_starts_and_stops_the_async_refresher(server: str, tmp_path: Path) -> None:
+    from geofence.asgi import GeofenceMiddleware
+
+    feeds = _feeds(server, "/tor", tmp_path)
+    gf = Geofence(TOR_POLICY, feeds=feeds, reload_interval=0.0)
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        assert scope["type"] == "lifespan"
+        while True:  # a minimal lifespan-aware app: acknowledge startup, then shutdown
+            message = await receive()  # type: ignore[operator]
+            await send({"type": message["type"] + ".complete"})  # type: ignore[operator]
+            if message["type"] == "lifespan.shutdown":
+                return
+
+    async def main() -> tuple[bool, bool]:
+        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        outbox: list[dict[str, str]] = []
+
+        async def send(message: dict[str, str]) -> None:
+            outbox.append(message)
+
+        middleware = GeofenceMiddleware(app, geofence=gf)
+        await inbox.put({"type": "lifespan.startup"})
+        running = asyncio.create_task(
+            middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+        )
+        for _ in range(1000):
+            if feeds.health()[0].entries:
+                break
+            await asyncio.sleep(0.01)
+        started = isinstance(feeds.refresher, AsyncRefresher)
+        await inbox.put({"type": "lifespan.shutdown"})
+        await running
+        return started, feeds.refresher is None
+
+    started, stopped = asyncio.run(main())
+    assert started
+    assert stopped
+    assert gf.evaluate("185.241.208.232").rule == "tor"
+    gf.close()
