@@ -194,7 +194,11 @@ class _Refreshing(Geofence):
 
 
 class _SyncRefreshing(Geofence):
+    """Background work with only synchronous hooks: the middleware runs them from lifespan."""
+
     events: list[str]
+    astart = None  # type: ignore[assignment]
+    astop = None  # type: ignore[assignment]
 
     def start(self) -> None:
         self.events.append("geofence start")
