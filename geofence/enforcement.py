@@ -22,6 +22,7 @@ from geofence.decision import Decision
 from geofence.engine import Geofence, GeoSpec, PolicySource
 from geofence.errors import ConfigurationError
 from geofence.policy import Action
+from geofence.reputation.feedset import FeedsSpec
 from geofence.request import Request
 
 __all__ = [
@@ -65,6 +66,7 @@ class EnforcementOptions(TypedDict, total=False):
 
     policy: PolicySource
     geo: GeoSpec
+    feeds: FeedsSpec
     trusted_proxies: Iterable[str]
     client_ip_header: str
     nat64_prefixes: Iterable[str]

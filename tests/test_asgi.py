@@ -265,3 +265,28 @@ def test_the_middleware_needs_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_feeds_option_reaches_the_engine() -> None:
+    # 185.220.101.5 is a Tor exit range in the embedded snapshot, in Germany (allowed by country).
+    policy = {
+        "name": "no-tor",
+        "default": "allow",
+        "rules": [{"name": "tor", "action": "deny", "tags": ["tor"]}],
+    }
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    middleware = GeofenceMiddleware(app, policy=policy, feeds="embedded")
+    assert middleware.geofence.feeds is not None
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=middleware, client=("185.220.101.5", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/")
+
+    response = asyncio.run(get())
+    assert response.status_code == 451
+    assert response.json()["rule"] == "tor"
+    middleware.geofence.close()
