@@ -17,24 +17,14 @@ import json
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import maxminddb
 
 from benchmarks.addresses import public_addresses
+from benchmarks.measure import per_call_ns
 from geofence import Geofence
 from geofence.embedded import default_geo_paths, example_policy_path
-
-
-def _per_call_ns(run: Callable[[], None], calls: int, repeat: int) -> float:
-    """Median over ``repeat`` runs of the time per call, in nanoseconds."""
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        run()
-        samples.append((time.perf_counter_ns() - start) / calls)
-    return statistics.median(samples)
 
 
 def measure_lookups(count: int, repeat: int) -> dict[str, float]:
@@ -71,12 +61,12 @@ def measure_lookups(count: int, repeat: int) -> dict[str, float]:
         # An empty cache per run: every address is a first sight. The database pages are as
         # warm as the raw readers' (their median run also follows earlier runs).
         fresh.clear_cache()
-        uncached_samples.append(_per_call_ns(lambda g=fresh: _evaluate_all(g, addresses), count, 1))
+        uncached_samples.append(per_call_ns(lambda g=fresh: _evaluate_all(g, addresses), count, 1))
     fresh.close()
     result = {
-        "raw_country_get_ns": _per_call_ns(raw_country, count, repeat),
-        "raw_country_asn_get_ns": _per_call_ns(raw_both, count, repeat),
-        "evaluate_cached_ns": _per_call_ns(cached, count, repeat),
+        "raw_country_get_ns": per_call_ns(raw_country, count, repeat),
+        "raw_country_asn_get_ns": per_call_ns(raw_both, count, repeat),
+        "evaluate_cached_ns": per_call_ns(cached, count, repeat),
         "evaluate_uncached_ns": statistics.median(uncached_samples),
     }
     warm.close()
