@@ -243,6 +243,10 @@ def assert_loads_or_explains(source: Any) -> None:
     else:
         assert result
         assert all(p.message for p in result)
+        # Every problem says where it is; a problem in a file names the file.
+        assert all(p.location for p in result)
+        if isinstance(source, Path):
+            assert all(p.location.startswith(f"{source}: ") for p in result), result
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -251,8 +255,9 @@ def test_any_document_loads_or_raises_policy_error(document: Any) -> None:
     if isinstance(document, dict):
         assert_loads_or_explains(document)
     else:
-        with pytest.raises(PolicyError):
+        with pytest.raises(PolicyError) as info:
             load_policy(document)
+        assert info.value.location
 
 
 @settings(max_examples=100)
