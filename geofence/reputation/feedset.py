@@ -9,7 +9,9 @@ with one assignment: a lookup never sees half of an update.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -30,6 +32,8 @@ __all__ = ["FeedSet", "FeedStatus", "FeedsSpec", "StalePolicy", "open_feeds"]
 
 StalePolicy = Literal["keep", "open", "closed"]
 FeedsSpec = Union[None, bool, str, "FeedSet", Sequence[str | FeedSpec | Mapping[str, object]]]
+
+log = logging.getLogger("geofence.feeds")
 
 _MISS = GeoRecord()
 _new = tuple.__new__
@@ -60,7 +64,9 @@ class FeedStatus(NamedTuple):
 class _Feed:
     """The mutable state of one feed (changed under the FeedSet's lock only)."""
 
-    __slots__ = ("bad", "error", "etag", "last_modified", "ranges", "source", "spec", "updated")
+    __slots__ = (
+        "bad", "digest", "error", "etag", "last_modified", "ranges", "source", "spec", "updated",
+    )  # fmt: skip
 
     def __init__(self, spec: FeedSpec) -> None:
         self.spec = spec
@@ -71,6 +77,7 @@ class _Feed:
         self.error: str | None = None
         self.etag: str | None = None
         self.last_modified: str | None = None
+        self.digest: str | None = None  # SHA-256 of the cached body the metadata describes
 
 
 class _State(NamedTuple):
@@ -149,9 +156,11 @@ class FeedSet:
         """True once after each swap (a refresh, or a feed turning stale)."""
         with self._lock:
             stale = self._stale_names()
-            if stale != self._stale and self.on_stale != "keep":
-                self._state = self._build()
-                self._swapped = True
+            if stale != self._stale:
+                _log_staleness(stale - self._stale, self._stale - stale, self.on_stale)
+                if self.on_stale != "keep":
+                    self._state = self._build()
+                    self._swapped = True
             self._stale = stale
             swapped, self._swapped = self._swapped, False
             return swapped
@@ -278,6 +287,7 @@ class FeedSet:
             feed.ranges, feed.bad = parsed.ranges, parsed.bad
             feed.source, feed.updated, feed.error = "download", self._clock(), None
             feed.etag, feed.last_modified = etag, last_modified
+            feed.digest = hashlib.sha256(body).hexdigest()
             if self.cache_dir is not None:
                 _atomic_write(self.cache_dir / f"{name}.body", body)
                 _write_meta(self.cache_dir, feed)
@@ -324,6 +334,19 @@ class FeedSet:
         return f"FeedSet({list(self._feeds)!r}, {self._state.ranges!r})"
 
 
+def _log_staleness(now_stale: frozenset[str], fresh: frozenset[str], on_stale: str) -> None:
+    """Say when feeds pass their ``max_age`` (and what that does) or come back."""
+    effect = {
+        "keep": "still serving its last data",
+        "open": "its ranges no longer match (on_stale=open)",
+        "closed": "every address now gets its tag (on_stale=closed)",
+    }[on_stale]
+    for name in sorted(now_stale):
+        log.warning("geofence: feed %s is stale (older than its max_age): %s", name, effect)
+    for name in sorted(fresh):
+        log.info("geofence: feed %s is current again", name)
+
+
 def _snapshot_dir() -> Path:
     from geofence.embedded import data_dir
 
@@ -342,10 +365,14 @@ def _load_initial(feed: _Feed, cache_dir: Path | None) -> None:
     if cache_dir is not None and (cache_dir / f"{spec.name}.body").is_file():
         try:
             meta = json.loads((cache_dir / f"{spec.name}.json").read_text(encoding="utf-8"))
-            parsed = parse_feed(
-                spec.format, (cache_dir / f"{spec.name}.body").read_bytes(), spec.select
-            )
-            feed.etag, feed.last_modified = meta.get("etag"), meta.get("last_modified")
+            body = (cache_dir / f"{spec.name}.body").read_bytes()
+            parsed = parse_feed(spec.format, body, spec.select)
+            feed.digest = hashlib.sha256(body).hexdigest()
+            if meta.get("sha256", feed.digest) == feed.digest:
+                feed.etag, feed.last_modified = meta.get("etag"), meta.get("last_modified")
+            else:  # killed between the two writes: the validators belong to the older body
+                log.warning("geofence: feed %s: cache metadata is older than its body; "
+                            "the next download is unconditional", spec.name)  # fmt: skip
             _set(feed, parsed, "cache", float(meta["updated"]))
             return
         except (OSError, ValueError, KeyError, TypeError, DataError) as exc:
@@ -395,7 +422,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _write_meta(cache_dir: Path, feed: _Feed) -> None:
     meta = {"updated": feed.updated, "etag": feed.etag, "last_modified": feed.last_modified,
-            "url": feed.spec.url, "entries": len(feed.ranges)}  # fmt: skip
+            "url": feed.spec.url, "entries": len(feed.ranges), "sha256": feed.digest}  # fmt: skip
     _atomic_write(cache_dir / f"{feed.spec.name}.json", json.dumps(meta).encode())
 
 
