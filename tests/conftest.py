@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
 MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"
+
+# A long fuzz run: HYPOTHESIS_PROFILE=fuzz python -m pytest tests/security tests/policy/test_load.py
+# (README, Security). Tests that pin max_examples scale it with examples().
+settings.register_profile(
+    "fuzz", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+FUZZ_FACTOR = 50 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 1
+
+
+def examples(n: int) -> int:
+    """``n`` Hypothesis examples in CI, 50 times as many in the fuzz profile."""
+    return n * FUZZ_FACTOR
+
 
 EPOCH_2026_06_01 = 1780345978  # 2026-06-01T20:32:58Z, the build_epoch of the real DB-IP file
 

@@ -15,6 +15,7 @@ from geofence.errors import PolicyError, PolicyProblem
 from geofence.policy import Action, Mode, Policy, load_policy
 from geofence.policy.models import CONDITION_FIELDS
 
+from ..conftest import examples
 from .conftest import POLICIES
 
 VALID = [
@@ -249,7 +250,7 @@ def assert_loads_or_explains(source: Any) -> None:
             assert all(p.location.startswith(f"{source}: ") for p in result), result
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(_DOCUMENTS)
 def test_any_document_loads_or_raises_policy_error(document: Any) -> None:
     if isinstance(document, dict):
@@ -260,7 +261,7 @@ def test_any_document_loads_or_raises_policy_error(document: Any) -> None:
         assert info.value.location
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(
     st.fixed_dictionaries(
         {
@@ -277,7 +278,7 @@ def test_near_valid_documents_load_or_raise_policy_error(document: dict[str, Any
 
 
 def test_any_json_file_loads_or_raises_policy_error(tmp_path: Path) -> None:
-    @settings(max_examples=50)
+    @settings(max_examples=examples(50))
     @given(_DOCUMENTS)
     def check(document: Any) -> None:
         file = tmp_path / "policy.json"

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from geofence import Decision, Geofence, Request, normalize
 
+from ..conftest import examples
+
 POLICY: dict[str, Any] = {
     "name": "properties",
     "default": "deny",
@@ -50,7 +52,7 @@ paths = st.one_of(st.just("/healthz"), st.text(max_size=40))
 methods = st.one_of(st.sampled_from(["GET", "POST", "OPTIONS"]), st.text(max_size=10))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(addressish)
 def test_any_bare_input_gives_a_decision(text: str) -> None:
     d = GF.evaluate(text)
@@ -60,7 +62,7 @@ def test_any_bare_input_gives_a_decision(text: str) -> None:
         assert not d.allowed
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(public, headers, paths, methods)
 def test_an_untrusted_peer_is_the_client_whatever_it_sends(
     peer: str, sent: list[tuple[str, str]], path: str, method: str
@@ -72,7 +74,7 @@ def test_an_untrusted_peer_is_the_client_whatever_it_sends(
         assert d.ip_source == "peer"
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["10.0.0.1", "127.0.0.1", "::1", "::ffff:10.1.2.3"]), headers, paths)
 def test_a_trusted_peer_never_makes_evaluate_raise(
     peer: str, sent: list[tuple[str, str]], path: str
@@ -84,7 +86,7 @@ def test_a_trusted_peer_never_makes_evaluate_raise(
             assert not d.allowed or d.rule == "health"
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.one_of(ipv4, ipv6))
 def test_normalisation_is_idempotent(text: str) -> None:
     once = normalize(text)
@@ -93,7 +95,7 @@ def test_normalisation_is_idempotent(text: str) -> None:
     assert twice.via == "direct"
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(
         st.sampled_from(["type", "client", "headers", "path", "method", "REMOTE_ADDR"]),
