@@ -51,6 +51,7 @@ class _Generation(NamedTuple):
     versions: tuple[str, ...]
     unknown: _Entry
     serial: int
+    geo_generation: int
 
 
 class Geofence:
@@ -96,6 +97,7 @@ class Geofence:
         geo_source = open_geo(default_geo_paths() if geo is None else geo)
         self._geo: GeoSource = with_feeds(geo_source, self._feeds)
         self._owns_geo = True
+        self._geo_generation = _generation_counter(self._geo)
         self._trusts_nobody = not proxies
         self._cache_size = cache_size
         self._reload_interval = reload_interval
@@ -212,6 +214,12 @@ class Geofence:
         entry = cache.get(key)
         if entry is None:
             facts = self._facts(address, gen.versions)
+            if self._geo_generation() != gen.geo_generation:
+                # A source swapped its data under this lookup (or just before it) while `gen`
+                # is the older snapshot: the facts may be newer than gen's versions say.
+                # Catch up and look again, so facts, versions and cache are one generation.
+                gen, facts = self._look_again(gen, address)
+                cache = gen.cache
             compiled = gen.compiled
             verdict = None if compiled.request_dependent else compiled.decide(facts, "/", "GET")
             entry = (facts, verdict)
@@ -219,6 +227,17 @@ class Geofence:
         if text != key:
             cache.put(text, entry)
         return entry
+
+    def _look_again(self, gen: _Generation, address: Address) -> tuple[_Generation, Facts]:
+        for _ in range(3):  # bounded: data swapping without pause gets the last attempt
+            with self._reload_lock:  # waits for this instance's reload in progress, if any
+                if self._gen.geo_generation != self._geo_generation():
+                    self._gen = self._generation(self._gen.compiled)
+                gen = self._gen
+            facts = self._facts(address, gen.versions)
+            if self._geo_generation() == gen.geo_generation:
+                break
+        return gen, facts
 
     def _facts(self, address: Address, versions: tuple[str, ...]) -> Facts:
         try:
@@ -300,6 +319,9 @@ class Geofence:
         return True
 
     def _generation(self, compiled: CompiledPolicy) -> _Generation:
+        # The swap counter is read before the versions: a swap in between makes the next
+        # uncached lookup catch up, never label new data with old versions.
+        geo_generation = self._geo_generation()
         versions = (self._geo.version,)
         unknown_facts = Facts(None, sources=versions)
         stamp = PolicyStamp(self._policy.name, self._policy.revision, self._policy.mode)
@@ -310,6 +332,7 @@ class Geofence:
             versions,
             (unknown_facts, None),
             self._data_serial[0],
+            geo_generation,
         )
 
     @property
@@ -359,6 +382,15 @@ class Geofence:
 
     def __repr__(self) -> str:
         return f"Geofence(policy={self._policy.name!r}, data={list(self._gen.versions)!r})"
+
+
+def _generation_counter(geo: GeoSource) -> Callable[[], int]:
+    """A cheap reader of the source's swap counter (0 for sources without one)."""
+    sources = [s for s in getattr(geo, "sources", (geo,)) if hasattr(s, "generation")]
+    if len(sources) == 2:  # the embedded country + ASN pair, or one database plus feeds
+        first, second = sources
+        return lambda: first.generation + second.generation
+    return lambda: sum(s.generation for s in sources)
 
 
 def _as_request(request: object) -> Request | None:

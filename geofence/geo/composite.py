@@ -56,6 +56,11 @@ class CompositeGeo:
         return (_merge(records) if records else _MISS), tuple(errors)
 
     @property
+    def generation(self) -> int:
+        """The sum of the sources' swap counters: it changes whenever any source swaps."""
+        return sum(getattr(s, "generation", 0) for s in self.sources)
+
+    @property
     def version(self) -> str:
         """The versions of every source, comma-separated."""
         return ", ".join(s.version for s in self.sources)

@@ -70,6 +70,9 @@ class MMDBSource:
         self._extract = opened.schema.extract
         self._current = opened
         self._reader: Any = opened.reader
+        self.generation = 0
+        """Bumped just before each swap, so a reader of it before and after a lookup knows
+        whether the lookup may have seen newer data than its caller's snapshot."""
         self._seen: _Signature | None = opened.signature
         self._retired: list[tuple[float, _Opened]] = []
         self._last_error: str | None = None
@@ -130,6 +133,7 @@ class MMDBSource:
         self._seen = opened.signature
         self._retire(self._current)
         self._current = opened
+        self.generation += 1  # before the swap: see ``generation``
         self._reader = opened.reader  # the one assignment lookups observe
         self._last_error = None
         log.info("geo source %s: now serving %s", self.name, self.version)

@@ -123,6 +123,7 @@ class FeedSet:
         for feed in self._feeds.values():
             _load_initial(feed, self.cache_dir)
         self._stale = self._stale_names()
+        self.generation = 0  # bumped before each swap of _state, like MMDBSource's
         self._state = self._build()
 
     # -- the GeoSource protocol ---------------------------------------------------------------
@@ -159,6 +160,7 @@ class FeedSet:
             if stale != self._stale:
                 _log_staleness(stale - self._stale, self._stale - stale, self.on_stale)
                 if self.on_stale != "keep":
+                    self.generation += 1
                     self._state = self._build()
                     self._swapped = True
             self._stale = stale
@@ -291,6 +293,7 @@ class FeedSet:
             if self.cache_dir is not None:
                 _atomic_write(self.cache_dir / f"{name}.body", body)
                 _write_meta(self.cache_dir, feed)
+            self.generation += 1
             self._state = self._build()
             self._swapped = True
         return parsed
