@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import socket
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -34,6 +34,10 @@ _inet_pton = socket.inet_pton
 _V4_MAX = (1 << 32) - 1
 _V6_MAX = (1 << 128) - 1
 _EMPTY: frozenset[str] = frozenset()
+# IPv6 text whose address may embed an IPv4 one (top 32 bits): ::/32 (IPv4-mapped and
+# -compatible), Teredo 2001::/32, NAT64 64:ff9b::/32; and 6to4 2002::/16 (top 16 bits).
+_EMBEDDING_32 = frozenset({0x0000_0000, 0x2001_0000, 0x0064_FF9B})
+_SIXTOFOUR_16 = 0x2002
 
 
 def parse_range(text: str) -> tuple[int, int, int]:
@@ -136,12 +140,28 @@ class _Family(NamedTuple):
 class RangeSet:
     """Immutable labelled IPv4/IPv6 ranges; build with ``RangeSet.build`` or ``from_intervals``."""
 
-    __slots__ = ("_label_sets", "_v4", "_v6")
+    __slots__ = (
+        "_label_sets",
+        "_v4",
+        "_v4_ends",
+        "_v4_index",
+        "_v4_shift",
+        "_v4_starts",
+        "_v6",
+        "_v6_ends",
+        "_v6_starts",
+    )
 
     def __init__(self, v4: _Family, v6: _Family, label_sets: tuple[frozenset[str], ...]) -> None:
         self._v4 = v4
         self._v6 = v6
         self._label_sets = label_sets
+        # The hot paths read these directly (an attribute each, no tuple unpacking).
+        self._v4_starts = v4.starts
+        self._v4_ends = v4.ends
+        self._v4_shift, self._v4_index = _bucket_index(v4.starts)
+        self._v6_starts = v6.starts
+        self._v6_ends = v6.ends
 
     # -- construction ---------------------------------------------------------------------
 
@@ -160,17 +180,32 @@ class RangeSet:
 
     # -- queries --------------------------------------------------------------------------
 
+    def _find4(self, value: int) -> int:
+        """The index of the IPv4 interval holding ``value``, or -1."""
+        # The bucket of the top bits narrows the bisect to a few intervals: fewer probes,
+        # each of which boxes an array item into an int.
+        index = self._v4_index
+        bucket = value >> self._v4_shift
+        i = bisect_right(self._v4_starts, value, index[bucket], index[bucket + 1]) - 1
+        return i if i >= 0 and value <= self._v4_ends[i] else -1
+
+    def _find6(self, value: int) -> int:
+        """The index of the IPv6 interval holding ``value``, or -1."""
+        i = bisect_right(self._v6_starts, value) - 1
+        return i if i >= 0 and value <= self._v6_ends[i] else -1
+
     def labels_packed(self, packed: bytes) -> frozenset[str] | None:
         """The labels of the range holding these 4 or 16 bytes, or ``None``: the hot path."""
-        family = self._v4 if len(packed) == 4 else self._v6
-        starts = family.starts
-        if not starts:
-            return None
         value = int.from_bytes(packed, "big")
-        i = bisect_right(starts, value) - 1
-        if i >= 0 and value <= family.ends[i]:
-            return self._label_sets[family.labels[i]]
-        return None
+        if len(packed) == 4:
+            index = self._v4_index
+            bucket = value >> self._v4_shift
+            i = bisect_right(self._v4_starts, value, index[bucket], index[bucket + 1]) - 1
+            if i >= 0 and value <= self._v4_ends[i]:
+                return self._label_sets[self._v4.labels[i]]
+            return None
+        i = self._find6(value)
+        return self._label_sets[self._v6.labels[i]] if i >= 0 else None
 
     def match(self, address: Address | str) -> tuple[str, frozenset[str]] | None:
         """``(network, labels)`` for the range holding ``address``, or ``None``.
@@ -180,24 +215,52 @@ class RangeSet:
         """
         if isinstance(address, str):
             address = normalize(address)
-        family = self._v4 if address.version == 4 else self._v6
         value = int.from_bytes(address.packed, "big")
-        i = bisect_right(family.starts, value) - 1
-        if i < 0 or value > family.ends[i]:
+        if address.version == 4:
+            family, i, bits = self._v4, self._find4(value), 32
+        else:
+            family, i, bits = self._v6, self._find6(value), 128
+        if i < 0:
             return None
-        bits = 32 if address.version == 4 else 128
         network = _cidr_around(value, family.starts[i], family.ends[i], bits)
         return network, self._label_sets[family.labels[i]]
 
     def __contains__(self, address: object) -> bool:
+        """Whether the address (``Address`` or text) is in a range.
+
+        Plain dotted quads and plain IPv6 text are parsed with one ``inet_pton``; only the
+        IPv6 forms that may carry an IPv4 address (and odd spellings: brackets, zone ids,
+        ports) go through the full normaliser, so their embedded IPv4 address is checked.
+        """
+        if type(address) is str:
+            if ":" not in address:
+                try:
+                    value = int.from_bytes(_inet_pton(_AF_INET, address), "big")
+                except (OSError, ValueError):
+                    return self._contains_normalised(address)
+                index = self._v4_index
+                bucket = value >> self._v4_shift
+                i = bisect_right(self._v4_starts, value, index[bucket], index[bucket + 1]) - 1
+                return i >= 0 and value <= self._v4_ends[i]
+            try:
+                value = int.from_bytes(_inet_pton(_AF_INET6, address), "big")
+            except (OSError, ValueError):
+                return self._contains_normalised(address)
+            if value >> 96 in _EMBEDDING_32 or value >> 112 == _SIXTOFOUR_16:
+                return self._contains_normalised(address)
+            i = bisect_right(self._v6_starts, value) - 1
+            return i >= 0 and value <= self._v6_ends[i]
         if isinstance(address, Address):
             return self.labels_packed(address.packed) is not None
         if isinstance(address, str):
-            try:
-                return self.labels_packed(normalize(address).packed) is not None
-            except AddressError:
-                return False
+            return self._contains_normalised(address)
         return False
+
+    def _contains_normalised(self, text: str) -> bool:
+        try:
+            return self.labels_packed(normalize(text).packed) is not None
+        except AddressError:
+            return False
 
     def __len__(self) -> int:
         """The number of disjoint intervals stored (after merging)."""
@@ -236,7 +299,7 @@ class RangeSet:
                     total += seq.itemsize * len(seq)
                 else:
                     total += 8 * len(seq) + sum(v.__sizeof__() for v in seq)
-        return total
+        return total + self._v4_index.itemsize * len(self._v4_index)
 
     def __repr__(self) -> str:
         return f"<RangeSet {len(self._v4.starts)} IPv4 + {len(self._v6.starts)} IPv6 ranges>"
@@ -331,6 +394,16 @@ def _pack(items: list[tuple[int, int, int]], version: int) -> _Family:
     if version == 6:  # 128-bit values do not fit an array
         return _Family(starts, ends, labels)
     return _Family(array("I", starts), array("I", ends), labels)
+
+
+def _bucket_index(starts: Sequence[int]) -> tuple[int, array[int]]:
+    """``(shift, index)``: ``index[b]`` is the first interval starting at or after bucket
+    ``b`` (the top bits of an IPv4 address, ``value >> shift``); about 2 intervals a bucket,
+    so the index costs under 2 bytes a range."""
+    bits = max(4, min(16, len(starts).bit_length() - 1))
+    shift = 32 - bits
+    index = array("I", [bisect_left(starts, b << shift) for b in range((1 << bits) + 1)])
+    return shift, index
 
 
 def _cidr_around(value: int, first: int, last: int, bits: int) -> str:

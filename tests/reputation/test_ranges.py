@@ -85,6 +85,9 @@ def test_every_ipv6_embedding_of_a_listed_ipv4_matches() -> None:
     ):
         address = normalizer.normalize(form)
         assert rs.match(address) == ("185.220.101.1/32", frozenset({"tor"})), form
+        assert address in rs, form
+        if form != "2001:db8:64::185.220.101.1":  # the default normaliser does not know it
+            assert form in rs, form
     assert rs.match(normalize("2002:b9dc:6502::1")) is None
 
 
@@ -107,6 +110,36 @@ def test_overlaps_merge_within_a_label_and_split_across_labels() -> None:
     assert rs.match("10.0.0.99") == ("10.0.0.96/30", frozenset({"a"}))  # 10.0.0.0-99 holds .96-.99
     assert rs.labels == frozenset({"a", "b", "c"})
     assert rs.address_count(4) == 256 + 11 + 256
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("185.220.101.1", True),
+        ("185.220.101.2", False),
+        ("185.220.101.1:8080", True),  # odd spellings go through the normaliser
+        ("[::ffff:185.220.101.1]:443", True),
+        ("::ffff:b9dc:6501", True),
+        ("64:ff9b:1:b9dc:65:100::", True),  # NAT64 /48
+        ("2001:db8:1::5", True),
+        ("2001:db8:2::5", False),
+        ("2001:0:4136:e378:8000:63bf:4623:9afe", True),  # Teredo
+        ("2001:4860::1", False),  # 2001::/16 but not Teredo
+        ("fe80::1%eth0", False),
+        ("010.0.0.1", False),
+        ("185.220.101.1\x00", False),
+        ("", False),
+        ("x" * 500, False),
+    ],
+)
+def test_string_membership_fast_path_agrees_with_normalising(text: str, expected: bool) -> None:
+    rs = RangeSet.build([("185.220.101.1", "tor"), ("2001:db8:1::/48", "vpn")])
+    assert (text in rs) is expected
+    try:
+        slow = rs.labels_packed(normalize(text).packed) is not None
+    except AddressError:
+        slow = False
+    assert slow is expected
 
 
 def test_empty_set_matches_nothing() -> None:
@@ -148,6 +181,10 @@ def test_matches_a_linear_scan(entries: list[tuple[str, str]], probes: list[int]
         address = ipaddress.IPv4Address(point)
         expected = frozenset(label for n, label in nets if address in n)
         got = rs.match(str(address))
+        # The string fast path of ``in`` and the normalised Address agree with the scan.
+        assert (str(address) in rs) is bool(expected)
+        assert (f"::ffff:{address}" in rs) is bool(expected)
+        assert (normalize(str(address)) in rs) is bool(expected)
         if not expected:
             assert got is None
             continue
@@ -178,7 +215,8 @@ def test_a_million_ranges_build_fast_fit_in_12_bytes_each_and_match_correctly() 
     distinct = len(set(starts))  # duplicate /24s merge; adjacent ones join
     assert 0 < len(rs) <= distinct
     assert rs.address_count(4) == distinct * 256
-    assert rs.nbytes() / len(rs) == 12  # three 4-byte arrays per IPv4 interval
+    # Three 4-byte arrays per IPv4 interval, plus the bucket index (under 2 bytes a range).
+    assert 12 < rs.nbytes() / len(rs) < 14
     for start in starts[:2000]:
         assert rs.labels_packed((start + 17).to_bytes(4, "big")) == labels
     listed = set(starts)
