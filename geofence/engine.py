@@ -13,14 +13,25 @@ from geofence.cache import LookupCache
 from geofence.client_ip import ClientIP, ClientIPResolver, TrustedProxies
 from geofence.decision import Decision, PolicyStamp
 from geofence.embedded import default_geo_paths
-from geofence.errors import AddressError, DataError, PolicyError, PolicyProblem
+from geofence.errors import (
+    AddressError,
+    ConfigurationError,
+    DataError,
+    PolicyError,
+    PolicyProblem,
+)
 from geofence.facts import Facts
 from geofence.geo import GeoSource, open_geo
 from geofence.net import Address, Normalizer
 from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
 from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
 from geofence.reputation.fetch import AsyncRefresher, Refresher
-from geofence.reputation.wiring import check_feed_tags, proxy_groups, with_feeds
+from geofence.reputation.wiring import (
+    check_feed_tags,
+    proxy_groups,
+    with_feeds,
+    with_policy_feeds,
+)
 from geofence.request import Request
 
 if TYPE_CHECKING:
@@ -87,8 +98,9 @@ class Geofence:
         self._policy = load_policy(policy)
         self._normalizer = Normalizer(nat64_prefixes)
         proxies = tuple(trusted_proxies)
-        # Feeds (None: off) compose after the geo databases and back named proxy groups.
-        self._feeds = open_feeds(feeds)
+        # Feeds (None: off) compose after the geo databases and back named proxy groups; the
+        # policy's own feeds: section joins them.
+        self._feeds = open_feeds(with_policy_feeds(feeds, self._policy.feeds))
         self._resolver = ClientIPResolver(
             TrustedProxies(proxies, groups=proxy_groups(proxies, self._feeds)),
             client_ip_header,
@@ -125,6 +137,7 @@ class Geofence:
         sibling = object.__new__(Geofence)
         sibling.__dict__.update(self.__dict__)
         sibling._policy = load_policy(policy)
+        _check_policy_feeds(sibling._policy, self._feeds)
         sibling._owns_geo = False
         sibling._setup_generation()
         return sibling
@@ -412,6 +425,16 @@ def _as_request(request: object) -> Request | None:
     if "REMOTE_ADDR" in request or "wsgi.version" in request:
         return Request.from_wsgi(request)
     return None
+
+
+def _check_policy_feeds(policy: Policy, feeds: FeedSet | None) -> None:
+    # with_policy() shares the loaded feeds: it cannot add the other policy's feeds: section.
+    missing = [f.name for f in policy.feeds if feeds is None or f.name not in feeds.names]
+    if missing:
+        raise ConfigurationError(
+            f"with_policy(): the policy's feeds {', '.join(missing)} are not loaded here; "
+            "list them in the first policy or in feeds="
+        )
 
 
 def _check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> None:

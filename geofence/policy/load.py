@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 
 from geofence.errors import PolicyError, PolicyProblem
 from geofence.policy.models import Conditions, Policy, Rule
+from geofence.reputation.catalog import FeedSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -184,7 +185,9 @@ def _message(err: ErrorDetails) -> str:
 def _unknown_key(loc: tuple[int | str, ...]) -> str:
     key = str(loc[-1])
     if len(loc) == 1:
-        model: type[Policy | Rule | Conditions] = Policy
+        model: type[Policy | Rule | Conditions | FeedSpec] = Policy
+    elif loc[0] == "feeds":
+        model = FeedSpec
     elif "unless" in loc[:-1]:
         model = Conditions
     else:

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from geofence.policy import codes
+from geofence.reputation.catalog import FeedSpec
 from geofence.tags import check_tag
 
 __all__ = [
@@ -224,6 +225,10 @@ class Policy(BaseModel):
     """Which country ``countries`` compares: location, registered, or either."""
     rules: tuple[Rule, ...]
     """The rules, tried in order."""
+    feeds: tuple[FeedSpec, ...] = ()
+    """The policy's own feeds (``name``, ``url`` or ``path``, ``format``, ``tag``), loaded with
+    ``Geofence(feeds=...)``; a rule names one as ``feed:<name>``. A relative ``path`` is read
+    from the working directory."""
 
     @field_validator("rules")
     @classmethod
@@ -238,6 +243,15 @@ class Policy(BaseModel):
                 )
             seen.add(rule.name)
         return rules
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_feeds(cls, feeds: tuple[FeedSpec, ...]) -> tuple[FeedSpec, ...]:
+        names = [feed.name for feed in feeds]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"feed name {name!r} is used more than once")
+        return feeds
 
     @cached_property
     def revision(self) -> str:

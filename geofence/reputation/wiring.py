@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from geofence.errors import PolicyError, PolicyProblem
+from geofence.errors import ConfigurationError, PolicyError, PolicyProblem
 from geofence.geo import CompositeGeo, GeoSource
-from geofence.reputation.catalog import CATALOG
-from geofence.reputation.feedset import FeedSet
+from geofence.reputation.catalog import CATALOG, FeedSpec
+from geofence.reputation.feedset import FeedSet, FeedsSpec
 from geofence.tags import FEED_PREFIX
 
 if TYPE_CHECKING:
     from geofence.policy import Policy
 
-__all__ = ["check_feed_tags", "feed_sets", "proxy_groups", "with_feeds"]
+__all__ = ["check_feed_tags", "feed_sets", "proxy_groups", "with_feeds", "with_policy_feeds"]
+
+
+def with_policy_feeds(spec: FeedsSpec, policy_feeds: tuple[FeedSpec, ...]) -> FeedsSpec:
+    """``feeds=`` joined by the policy's own ``feeds:`` section (the spec as is without one)."""
+    if not policy_feeds:
+        return spec
+    if isinstance(spec, FeedSet):
+        raise ConfigurationError(
+            "the policy has a feeds: section, so pass feeds= as None, 'embedded', names or "
+            "specs (a ready FeedSet cannot take more feeds); or list them in the FeedSet"
+        )
+    if spec is None or spec is False:
+        items: list[str | FeedSpec | Mapping[str, object]] = []
+    elif spec is True or isinstance(spec, str):
+        items = ["embedded" if spec is True else spec]
+    else:
+        items = list(spec)
+    return [*items, *policy_feeds]
 
 
 def with_feeds(geo: GeoSource, feeds: FeedSet | None) -> GeoSource:
