@@ -22,10 +22,15 @@ def with_policy_feeds(spec: FeedsSpec, policy_feeds: tuple[FeedSpec, ...]) -> Fe
     if not policy_feeds:
         return spec
     if isinstance(spec, FeedSet):
-        raise ConfigurationError(
-            "the policy has a feeds: section, so pass feeds= as None, 'embedded', names or "
-            "specs (a ready FeedSet cannot take more feeds); or list them in the FeedSet"
-        )
+        # A ready FeedSet (built for its cache_dir/on_stale) must already hold them.
+        missing = [f.name for f in policy_feeds if f.name not in spec.names]
+        if missing:
+            raise ConfigurationError(
+                f"the policy's feeds: section lists {', '.join(missing)}, which the FeedSet "
+                "passed as feeds= lacks: build it with open_feeds([..., *policy.feeds], ...) "
+                "or pass feeds= as None, 'embedded', names or specs"
+            )
+        return spec
     if spec is None or spec is False:
         items: list[str | FeedSpec | Mapping[str, object]] = []
     elif spec is True or isinstance(spec, str):

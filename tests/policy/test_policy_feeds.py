@@ -10,7 +10,7 @@ import pytest
 
 from geofence import Geofence, load_policy
 from geofence.errors import ConfigurationError, PolicyError
-from geofence.reputation.feedset import FeedSet
+from geofence.reputation.feedset import FeedSet, open_feeds
 
 FEEDS = Path(__file__).parent.parent / "data" / "feeds"
 TOR_LIST = FEEDS / "tor" / "torbulkexitlist"
@@ -49,9 +49,20 @@ def test_policy_feeds_join_the_feeds_argument(tmp_path: Path) -> None:
         assert {"my-exits", "aws"} <= set(gf.feeds.names)
 
 
-def test_a_ready_feedset_cannot_take_the_policy_feeds(tmp_path: Path) -> None:
-    with FeedSet([]) as feeds, pytest.raises(ConfigurationError, match="feeds: section"):
+def test_a_ready_feedset_must_hold_the_policy_feeds(tmp_path: Path) -> None:
+    with FeedSet([]) as feeds, pytest.raises(ConfigurationError, match="lists my-exits"):
         Geofence(_policy(tmp_path), feeds=feeds, reload_interval=None)
+    # The documented path for a cache directory and on_stale with a policy's own feeds.
+    policy = load_policy(_policy(tmp_path))
+    cache = tmp_path / "cache"
+    feeds = open_feeds(["tor-exits", *policy.feeds], cache_dir=cache, on_stale="open")
+    with Geofence(policy, feeds=feeds, reload_interval=None) as gf:
+        assert gf.feeds is feeds
+        tags = gf.evaluate(TOR_EXIT).tags
+        # The shipped Tor snapshot (2024) is past its one-day max_age: on_stale="open" drops it;
+        # the policy's feed (a file written just now) still matches.
+        assert "feed:tor-exits" not in tags
+        assert "feed:my-exits" in tags
 
 
 def test_a_policy_feed_named_like_a_configured_one_is_refused(tmp_path: Path) -> None:
