@@ -15,7 +15,8 @@
 
 A ``facts`` case decides on exactly the facts given (``ip`` defaults to a stand-in address, see
 ``STAND_IN_ADDRESS``). A ``request`` case runs a real ``Geofence`` over the ``addresses`` given
-here, then the ``geo`` databases listed (paths relative to this file), or the embedded data.
+here, then the ``geo`` databases listed (paths relative to this file), or the embedded data;
+``feeds`` (``[embedded]`` or catalog names) adds reputation feeds.
 Problems are reported as a ``PolicyError`` whose problems name the file and the case.
 """
 
@@ -165,6 +166,7 @@ class _CasesModel(BaseModel):
 
     policy: str | None = None
     geo: tuple[str, ...] | None = None
+    feeds: tuple[str, ...] = ()
     addresses: dict[str, FactsSpec] = Field(default_factory=dict)
     trusted_proxies: tuple[str, ...] = ()
     cases: tuple[Case, ...] = Field(min_length=1)
@@ -177,6 +179,8 @@ class CaseSuite(NamedTuple):
     policy: Path | None
     """The policy the file names, resolved against the file's directory."""
     geo: tuple[Path, ...] | None
+    feeds: tuple[str, ...]
+    """Reputation feeds for request cases: ``embedded`` or catalog names."""
     addresses: Mapping[str, FactsSpec]
     trusted_proxies: tuple[str, ...]
     cases: tuple[Case, ...]
@@ -216,6 +220,7 @@ def load_cases(path: str | Path) -> CaseSuite:
         path,
         None if model.policy is None else base / model.policy,
         None if model.geo is None else tuple(base / g for g in model.geo),
+        model.feeds,
         model.addresses,
         model.trusted_proxies,
         model.cases,
@@ -333,6 +338,7 @@ class CaseRunner:
             self._geofence = Geofence(
                 self.policy,
                 geo=sources,
+                feeds=list(self.suite.feeds) or None,
                 trusted_proxies=self.suite.trusted_proxies,
                 reload_interval=None,
             )

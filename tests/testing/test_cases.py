@@ -151,3 +151,27 @@ def test_request_cases_use_addresses_then_given_geo(folder: Path, make_mmdb) -> 
     results = run_file(path)
     assert [r.passed for r in results] == [True, True, True], [r.message for r in results]
     assert results[1].decision.ip == "152.206.9.9"
+
+
+def test_request_cases_with_embedded_feeds(folder: Path) -> None:
+    # 185.220.101.5 is in the shipped Tor exit snapshot and in DE (supported by country).
+    write(
+        folder,
+        "tags.yaml",
+        "name: t\ndefault: deny\nrules:\n"
+        "  - {name: anonymizers, action: deny, tags: [tor, vpn]}\n"
+        "  - {name: supported, action: allow, countries: [US, DE]}\n",
+    )
+    path = write(
+        folder,
+        "f.geofence.yaml",
+        "policy: tags.yaml\nfeeds: [embedded]\ncases:\n"
+        "  - {name: tor exit, request: {ip: 185.220.101.5}, expect: {rule: anonymizers}}\n"
+        "  - {name: plain US, request: {ip: 8.8.8.8}, expect: {rule: supported}}\n",
+    )
+    results = run_file(path)
+    assert [r.passed for r in results] == [True, True], [r.message for r in results]
+    assert "tor" in results[0].decision.tags
+    without = write(folder, "n.geofence.yaml", path.read_text().replace("feeds: [embedded]\n", ""))
+    with pytest.raises(PolicyError, match="tags"):
+        run_file(without)
