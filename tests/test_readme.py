@@ -52,3 +52,21 @@ def test_library_example_runs_and_prints_what_it_says(
     assert lines[0] == "True allow supported GB 20712"
     assert lines[1].startswith("451 embargoed 190.6.64.1 x-forwarded-for (")
     assert lines[2].startswith("{'decision_id': ")
+
+
+def test_case_file_example_passes_against_a_matching_policy(tmp_path: Path) -> None:
+    from geofence.testing.cases import run_file
+
+    match = re.search(r"write `tests/policy.geofence.yaml`:\n\n  ```yaml\n(.*?)  ```", README, re.S)
+    assert match is not None
+    (tmp_path / "tests").mkdir()
+    cases = tmp_path / "tests" / "policy.geofence.yaml"
+    cases.write_text("\n".join(line[2:] for line in match.group(1).splitlines()) + "\n")
+    (tmp_path / "policy.yaml").write_text(
+        "name: demo\ndefault: deny\nrules:\n"
+        "  - {name: embargoed, action: deny, countries: [CU, IR, KP, SY]}\n"
+        "  - {name: anonymizers, action: deny, tags: [vpn, tor]}\n"
+        "  - {name: supported, action: allow, countries: [US, GB]}\n"
+    )
+    results = run_file(cases)
+    assert [r.passed for r in results] == [True] * 3, [r.message for r in results]
