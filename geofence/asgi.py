@@ -72,6 +72,7 @@ class GeofenceMiddleware:
         self._ws_denial = denial
         self.enforcement = Enforcement("GeofenceMiddleware", geofence, options)
         self.geofence = self.enforcement.geofence
+        self._headers = self.enforcement.needs_headers
         debug = self.enforcement.debug_header
         self._debug = None if debug is None else debug.encode("latin-1")
         self._start = _lifecycle(self.geofence, "astart", "start")
@@ -85,7 +86,8 @@ class GeofenceMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        outcome = self.enforcement.check(_from_asgi(scope), scope.get("raw_path"))
+        request = _from_asgi(scope, headers=self._headers)
+        outcome = self.enforcement.check(request, scope.get("raw_path"))
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}

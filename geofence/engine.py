@@ -349,6 +349,11 @@ class Geofence:
         )
 
     @property
+    def reads_headers(self) -> bool:
+        """Whether decisions look at request headers (only when some proxy is trusted)."""
+        return not self._trusts_nobody
+
+    @property
     def feeds(self) -> FeedSet | None:
         """The reputation feeds in use (``feeds=``), or ``None``."""
         return self._feeds

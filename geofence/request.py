@@ -131,8 +131,12 @@ class Request:
         return tuple([value for key, value in self.headers if key == name])
 
     @classmethod
-    def from_asgi(cls, scope: object) -> Request:
-        """Build from an ASGI http or websocket scope; never raises, whatever the scope holds."""
+    def from_asgi(cls, scope: object, *, headers: bool = True) -> Request:
+        """Build from an ASGI http or websocket scope; never raises, whatever the scope holds.
+
+        ``headers=False`` skips converting the header lines, for callers that will not read
+        them (the middleware when no proxy is trusted and no hook is set).
+        """
         get = getattr(scope, "get", None)
         if not callable(get):
             return cls._build(None, (), "/", "GET")
@@ -141,9 +145,9 @@ class Request:
         except Exception:
             ip = None
         try:
-            headers = _asgi_headers(get("headers"))
+            lines = _asgi_headers(get("headers")) if headers else ()
         except Exception:
-            headers = ()
+            lines = ()
         try:
             path = get("path")
             method = "GET" if get("type") == "websocket" else get("method")
@@ -151,14 +155,17 @@ class Request:
             path = method = None
         return cls._build(
             ip,
-            headers,
+            lines,
             path if isinstance(path, str) and path else "/",
             method if isinstance(method, str) and method else "GET",
         )
 
     @classmethod
-    def from_wsgi(cls, environ: object) -> Request:
-        """Build from a WSGI environ (PEP 3333); never raises, whatever the environ holds."""
+    def from_wsgi(cls, environ: object, *, headers: bool = True) -> Request:
+        """Build from a WSGI environ (PEP 3333); never raises, whatever the environ holds.
+
+        ``headers=False`` skips converting the header lines, as in ``from_asgi``.
+        """
         get = getattr(environ, "get", None)
         if not callable(get):
             return cls._build(None, (), "/", "GET")
@@ -170,12 +177,12 @@ class Request:
             ip = method = None
             path = "/"
         try:
-            headers = _wsgi_headers(environ)
+            lines = _wsgi_headers(environ) if headers else ()
         except Exception:
-            headers = ()
+            lines = ()
         return cls._build(
             ip if isinstance(ip, str) and ip else None,
-            headers,
+            lines,
             path,
             method if isinstance(method, str) and method else "GET",
         )

@@ -63,10 +63,11 @@ class GeofenceWSGIMiddleware:
         self.enforcement = Enforcement("GeofenceWSGIMiddleware", geofence, options)
         self.geofence = self.enforcement.geofence
         self._debug = self.enforcement.debug_header
+        self._headers = self.enforcement.needs_headers
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-        outcome = self.enforcement.check(_from_wsgi(environ), raw)
+        outcome = self.enforcement.check(_from_wsgi(environ, headers=self._headers), raw)
         environ["geofence.decision"] = outcome.decision
         if outcome.exempt:
             environ["geofence.exempt"] = True

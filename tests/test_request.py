@@ -234,3 +234,13 @@ def test_building_from_any_scope_or_environ_never_raises(scope: dict[str, Any]) 
         assert isinstance(request.path, str)
         assert isinstance(request.method, str)
         assert all(isinstance(n, str) and isinstance(v, str) for n, v in request.headers)
+
+
+def test_adapters_can_skip_header_conversion() -> None:
+    environ = {"REMOTE_ADDR": "192.0.2.1", "PATH_INFO": "/x", "HTTP_X_FORWARDED_FOR": "8.8.8.8"}
+    assert Request.from_wsgi(environ).header_values("x-forwarded-for") == ("8.8.8.8",)
+    lean = Request.from_wsgi(environ, headers=False)
+    assert (lean.ip, lean.path, lean.headers) == ("192.0.2.1", "/x", ())
+    scope = {"type": "http", "client": ("192.0.2.1", 1), "headers": [(b"a", b"b")], "path": "/"}
+    assert Request.from_asgi(scope).headers == (("a", "b"),)
+    assert Request.from_asgi(scope, headers=False).headers == ()

@@ -140,3 +140,23 @@ def test_malformed_environs_get_a_decision_never_an_error(odd: dict[str, Any]) -
     environ = _environ("127.0.0.1")
     environ.update(odd)
     assert _call(app, environ)[0].startswith("451")
+
+
+def test_headers_are_converted_only_when_something_reads_them() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    def on_deny(decision: Any, request: Any) -> Any:
+        raise AssertionError("not called here")
+
+    assert not GeofenceWSGIMiddleware(app, policy=POLICY).enforcement.needs_headers
+    trusting = GeofenceWSGIMiddleware(app, policy=POLICY, trusted_proxies=["loopback"])
+    assert trusting.enforcement.needs_headers
+    hooked = GeofenceWSGIMiddleware(app, policy=POLICY, on_deny=on_deny)
+    assert hooked.enforcement.needs_headers
+    # Without a trusted proxy a forwarding header changes nothing, converted or not.
+    environ = {"REMOTE_ADDR": "1.0.1.1", "PATH_INFO": "/", "HTTP_X_FORWARDED_FOR": "8.8.8.8"}
+    captured: list[str] = []
+    GeofenceWSGIMiddleware(app, policy=POLICY)(environ, lambda s, h, e=None: captured.append(s))
+    assert environ["geofence.decision"].ip == "1.0.1.1"
