@@ -1,9 +1,13 @@
-"""Shared fixtures: the copied MaxMind test data and small .mmdb files built in a test."""
+"""Shared fixtures: the copied MaxMind test data, small .mmdb files built in a test, and a
+real HTTP server on 127.0.0.1 for feed downloads."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +91,25 @@ def maxmind_db() -> Callable[[str], Path]:
         return found
 
     return path
+
+
+@contextmanager
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+ServeLoopback = Callable[[type[BaseHTTPRequestHandler]], AbstractContextManager[str]]
+
+
+@pytest.fixture(scope="session")
+def serve_loopback() -> ServeLoopback:
+    """``with serve_loopback(Handler) as base_url:`` runs a real HTTP server on 127.0.0.1."""
+    return _serve

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ from geofence.cli import feeds as feeds_cli
 from geofence.cli import main
 from geofence.reputation.catalog import FeedSpec
 from geofence.reputation.feedset import FeedSet
+
+from ..conftest import ServeLoopback
 
 FEEDS = Path(__file__).resolve().parent.parent / "data" / "feeds"
 
@@ -59,16 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+def server(serve_loopback: ServeLoopback) -> Iterator[str]:
+    with serve_loopback(_Handler) as url:
+        yield url
 
 
 def test_feeds_update_downloads_into_the_cache_that_status_reads(

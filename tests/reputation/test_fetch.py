@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,6 +16,8 @@ from geofence import Geofence
 from geofence.reputation.catalog import FeedSpec
 from geofence.reputation.feedset import FeedSet
 from geofence.reputation.fetch import AsyncRefresher, Refresher, arefresh, due, refresh
+
+from ..conftest import ServeLoopback
 
 FEEDS = Path(__file__).resolve().parent.parent / "data" / "feeds"
 BULK = (FEEDS / "tor" / "torbulkexitlist").read_bytes()  # 1174 exits
@@ -80,16 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+def server(serve_loopback: ServeLoopback) -> Iterator[str]:
+    with serve_loopback(_Handler) as url:
+        yield url
 
 
 def _feeds(server: str, path: str, tmp_path: Path, **extra: object) -> FeedSet:

@@ -6,9 +6,8 @@ import gzip
 import hashlib
 import importlib.util
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +15,8 @@ import pytest
 
 from geofence.reputation.catalog import CATALOG
 from geofence.reputation.parsers import parse_feed
+
+from ..conftest import ServeLoopback
 
 
 def _load_tool() -> ModuleType:
@@ -53,14 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+def server(serve_loopback: ServeLoopback) -> Iterator[str]:
+    with serve_loopback(_Handler) as url:
+        yield url
 
 
 def test_a_download_is_parsed_then_written_as_reproducible_gzip(
