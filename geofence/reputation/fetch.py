@@ -131,6 +131,15 @@ def due(feeds: FeedSet, now: float | None = None) -> list[str]:
     return out
 
 
+def _delay(backoff: float, attempt: int) -> float:
+    """Exponential backoff before retry ``attempt`` (1, 2, ...): backoff, 2*backoff, ..."""
+    return backoff * 2.0 ** (attempt - 1)
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def refresh(
     feeds: FeedSet,
     names: Iterable[str] | None = None,
@@ -170,7 +179,7 @@ def _refresh_one(
     error = ""
     for attempt in range(retries + 1):
         if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
+            time.sleep(_delay(backoff, attempt))
         try:
             with http.stream("GET", url, headers=_conditional_headers(feeds, name)) as response:
                 _classify(response)
@@ -183,7 +192,7 @@ def _refresh_one(
                         progress(name, size, total)
                 return _accept(feeds, name, response, b"".join(chunks))
         except (_Retry, httpx.TransportError) as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = _describe(exc)
         except DataError as exc:
             return _failed(feeds, name, str(exc))
     return _failed(feeds, name, f"{error} (after {retries + 1} attempts)")
@@ -229,7 +238,7 @@ async def _arefresh_one(
     error = ""
     for attempt in range(retries + 1):
         if attempt:
-            await asyncio.sleep(backoff * 2 ** (attempt - 1))
+            await asyncio.sleep(_delay(backoff, attempt))
         try:
             headers = _conditional_headers(feeds, name)
             async with http.stream("GET", url, headers=headers) as response:
@@ -245,7 +254,7 @@ async def _arefresh_one(
                 body = b"".join(chunks)
                 return await asyncio.to_thread(_accept, feeds, name, response, body)
         except (_Retry, httpx.TransportError) as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = _describe(exc)
         except DataError as exc:
             return _failed(feeds, name, str(exc))
     return _failed(feeds, name, f"{error} (after {retries + 1} attempts)")
