@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 from geofence.cache import LookupCache
 from geofence.client_ip import ClientIP, ClientIPResolver, TrustedProxies
 from geofence.decision import Decision, PolicyStamp
-from geofence.embedded import default_geo_paths
 from geofence.errors import (
     AddressError,
     ConfigurationError,
@@ -106,7 +105,7 @@ class Geofence:
             client_ip_header,
             self._normalizer,
         )
-        geo_source = open_geo(default_geo_paths() if geo is None else geo)
+        geo_source = open_geo(geo)  # None: the embedded data
         self._geo: GeoSource = with_feeds(geo_source, self._feeds)
         self._owns_geo = True
         self._geo_generation = _generation_counter(self._geo)
