@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from geofence.facts import Facts
+from geofence.facts import EMPTY_TAGS, Facts, FactsRow, facts_of_row
+from geofence.net import Address
 
 if TYPE_CHECKING:
     from geofence.client_ip import ClientIP
@@ -26,6 +27,9 @@ class PolicyStamp:
 
 
 _new = object.__new__
+(_ADDRESS, _COUNTRY, _REGISTERED, _REPRESENTED, _REGIONS, _CONTINENT, _ASN, _AS_ORG, _TAGS,
+ _SOURCES, _ERRORS) = range(len(Facts._fields))  # fmt: skip
+_TEXT, _ORIGINAL, _VIA = (Address._fields.index(f) for f in ("text", "original", "via"))
 
 
 class Decision:
@@ -33,19 +37,20 @@ class Decision:
 
     Immutable: every field is a read-only property. A decision is assembled from pieces shared
     between requests (the verdict, the facts of the address, the policy stamp), so building one
-    costs a single small object; ``decision_id`` is made on first access.
+    costs a single small object; ``decision_id`` is made on first access. The engine hands it
+    the cached ``FactsRow``; ``facts`` turns that into ``Facts`` on first access.
     """
 
     __slots__ = ("_client", "_facts", "_id", "_stamp", "_verdict")
 
     _client: ClientIP | None
-    _facts: Facts
+    _facts: FactsRow  # a Facts, or the engine's row of it until ``facts`` is read
     _id: str | None
     _stamp: PolicyStamp
     _verdict: Verdict
 
     def __init__(
-        self, verdict: Verdict, facts: Facts, client: ClientIP | None, stamp: PolicyStamp
+        self, verdict: Verdict, facts: FactsRow, client: ClientIP | None, stamp: PolicyStamp
     ) -> None:
         self._verdict = verdict
         self._facts = facts
@@ -55,7 +60,7 @@ class Decision:
 
     @classmethod
     def _make(
-        cls, verdict: Verdict, facts: Facts, client: ClientIP | None, stamp: PolicyStamp
+        cls, verdict: Verdict, facts: FactsRow, client: ClientIP | None, stamp: PolicyStamp
     ) -> Decision:
         # The request path skips __init__'s call overhead; same fields.
         d = _new(cls)
@@ -116,25 +121,32 @@ class Decision:
     @property
     def facts(self) -> Facts:
         """Everything known about the client address."""
-        return self._facts
+        facts = self._facts
+        if type(facts) is not Facts:
+            # Made once; a racing thread makes an equal one, so either may stay.
+            facts = self._facts = facts_of_row(facts)
+        return facts
 
     @property
     def ip(self) -> str | None:
         """The normalised client address, or ``None`` when it could not be determined."""
-        address = self._facts.address
-        return None if address is None else address.text
+        address = self._facts[_ADDRESS]
+        return None if address is None else address[_TEXT]
 
     @property
     def original_ip(self) -> str | None:
         """The client address as it arrived (e.g. the 6to4 form), before normalisation."""
-        address = self._facts.address
-        return None if address is None else address.original
+        address = self._facts[_ADDRESS]
+        return None if address is None else address[_ORIGINAL]
 
     @property
     def via(self) -> str | None:
         """How the address arrived: direct, ipv4-mapped, 6to4, nat64 or teredo."""
-        address = self._facts.address
-        return None if address is None else address.via.value
+        address = self._facts[_ADDRESS]
+        if address is None:
+            return None
+        via = address[_VIA]  # a row holds the text, an Address the Via member
+        return via if type(via) is str else via.value
 
     @property
     def ip_source(self) -> str:
@@ -149,47 +161,47 @@ class Decision:
     @property
     def country(self) -> str | None:
         """ISO 3166-1 alpha-2 location country, or ``None``."""
-        return self._facts.country
+        return self._facts[_COUNTRY]  # type: ignore[no-any-return]
 
     @property
     def registered_country(self) -> str | None:
         """ISO 3166-1 alpha-2 registered country, or ``None``."""
-        return self._facts.registered_country
+        return self._facts[_REGISTERED]  # type: ignore[no-any-return]
 
     @property
     def represented_country(self) -> str | None:
         """ISO 3166-1 alpha-2 represented country, or ``None``."""
-        return self._facts.represented_country
+        return self._facts[_REPRESENTED]  # type: ignore[no-any-return]
 
     @property
     def regions(self) -> tuple[str, ...]:
         """ISO 3166-2 codes such as ``("GB-ENG",)``."""
-        return self._facts.regions
+        return self._facts[_REGIONS]  # type: ignore[no-any-return]
 
     @property
     def continent(self) -> str | None:
         """Continent code, or ``None``."""
-        return self._facts.continent
+        return self._facts[_CONTINENT]  # type: ignore[no-any-return]
 
     @property
     def asn(self) -> int | None:
         """Autonomous system number, or ``None``."""
-        return self._facts.asn
+        return self._facts[_ASN]  # type: ignore[no-any-return]
 
     @property
     def as_org(self) -> str | None:
         """Organisation holding the AS, or ``None``."""
-        return self._facts.as_org
+        return self._facts[_AS_ORG]  # type: ignore[no-any-return]
 
     @property
     def tags(self) -> frozenset[str]:
         """Reputation tags: tor, vpn, public_proxy, residential_proxy, hosting, relay, ..."""
-        return self._facts.tags
+        return self._facts[_TAGS] or EMPTY_TAGS
 
     @property
     def data_versions(self) -> tuple[str, ...]:
         """The data consulted and its version, e.g. ``("dbip-country 2026-06-01",)``."""
-        return self._facts.sources
+        return self._facts[_SOURCES]  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
@@ -217,7 +229,7 @@ class Decision:
             "as_org": self.as_org,
             "tags": sorted(self.tags),
             "data_versions": list(self.data_versions),
-            "data_errors": list(self._facts.errors),
+            "data_errors": list(self._facts[_ERRORS]),
         }
 
     def __repr__(self) -> str:

@@ -19,7 +19,7 @@ from geofence.errors import (
     PolicyError,
     PolicyProblem,
 )
-from geofence.facts import Facts
+from geofence.facts import Facts, FactsRow, facts_of_row, facts_row
 from geofence.geo import GeoSource, open_geo
 from geofence.net import Address, Normalizer
 from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
@@ -32,13 +32,12 @@ from geofence.reputation.wiring import (
     with_policy_feeds,
 )
 from geofence.request import Request
+from geofence.rows import row_maker
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["Geofence"]
-
-_new_facts = tuple.__new__
 
 log = logging.getLogger("geofence")
 
@@ -47,15 +46,20 @@ GeoSpec = Union[
     None, str, "os.PathLike[str]", GeoSource, Sequence[Union[str, "os.PathLike[str]", GeoSource]]
 ]
 
-# A cached entry: the facts of an address and, when the policy does not look at the path or
-# method, the verdict too (then a repeated address skips the policy entirely).
-_Entry = tuple[Facts, Verdict | None]
+# A cached entry: the ``FactsRow`` of an address followed, at ``_NUMBER``, by the number of its
+# verdict when the policy does not look at the path or method (then a repeated address skips
+# the policy entirely), else None. One flat tuple of atomic values: the collector untracks a
+# nested tuple one level per pass, and an entry still tracked when it reaches the oldest
+# generation is what makes the full collections come (see ``FactsRow``).
+_Entry = FactsRow
+_NUMBER = len(Facts._fields)
 
 
 class _Generation(NamedTuple):
     """Everything the request path reads, swapped as one reference on reload."""
 
     compiled: CompiledPolicy
+    verdicts: Sequence[Verdict]  # compiled.verdicts: an entry's verdict number -> verdict
     stamp: PolicyStamp
     cache: LookupCache[_Entry]
     versions: tuple[str, ...]
@@ -109,6 +113,7 @@ class Geofence:
         self._geo: GeoSource = with_feeds(geo_source, self._feeds)
         self._owns_geo = True
         self._geo_generation = _generation_counter(self._geo)
+        self._make_row = row_maker(self._geo)  # None: every lookup takes the generic path
         self._trusts_nobody = not proxies
         self._cache_size = cache_size
         self._reload_interval = reload_interval
@@ -172,9 +177,9 @@ class Geofence:
                     if entry is None:
                         client = ClientIP(None, "peer", request[:128], "not a valid IP address")
                         return self._decide(gen, gen.unknown, client, "/", "GET")
-                verdict = entry[1]
-                if verdict is not None:
-                    return Decision._make(verdict, entry[0], None, gen.stamp)
+                number = entry[_NUMBER]
+                if number is not None:
+                    return Decision._make(gen.verdicts[number], entry, None, gen.stamp)
                 return self._decide(gen, entry, None, "/", "GET")
             return self._evaluate_request(gen, _as_request(request))
         except Exception:  # a bug must not open the gate: fail to the unknown action
@@ -199,59 +204,70 @@ class Geofence:
         else:
             client = self._resolver.resolve(request)
             entry = self._entry_for_client(gen, client)
-        verdict = entry[1]
-        if verdict is not None:
-            return Decision._make(verdict, entry[0], client, gen.stamp)
+        number = entry[_NUMBER]
+        if number is not None:
+            return Decision._make(gen.verdicts[number], entry, client, gen.stamp)
         return self._decide(gen, entry, client, request.path, request.method)
 
     def _entry_for_client(self, gen: _Generation, client: ClientIP) -> _Entry:
         address = client.address
         if address is None:
             return gen.unknown
-        return self._entry(gen, address.original, address)
+        return self._entry(gen, address.original, address, missed=False)
 
     def _entry_for_text(self, gen: _Generation, text: str) -> _Entry | None:
         try:
             address = self._normalizer.normalize(text)
         except AddressError:
             return None
-        return self._entry(gen, text, address)
+        return self._entry(gen, text, address, missed=True)
 
-    def _entry(self, gen: _Generation, text: str, address: Address) -> _Entry:
+    def _entry(self, gen: _Generation, text: str, address: Address, *, missed: bool) -> _Entry:
         # Keyed by the canonical form as it arrived, not the embedded IPv4 address: the facts
         # record how the address arrived, and a rule may match the 6to4/NAT64 form itself.
         # Written flat on purpose: this is the uncached path, where each call costs.
+        # ``missed``: the caller already looked ``text`` up in vain.
         cache = gen.cache
         key = address.original
-        entry = cache.get(key)
+        entry = None if missed and text == key else cache.get(key)
         if entry is None:
-            facts = self._facts(address, gen.versions)
+            row = self._row(address, gen.versions)
             if self._geo_generation() != gen.geo_generation:
                 # A source swapped its data under this lookup (or just before it) while `gen`
                 # is the older snapshot: the facts may be newer than gen's versions say.
                 # Catch up and look again, so facts, versions and cache are one generation.
-                gen, facts = self._look_again(gen, address)
+                gen, row = self._look_again(gen, address)
                 cache = gen.cache
             compiled = gen.compiled
-            verdict = None if compiled.request_dependent else compiled.decide(facts, "/", "GET")
-            entry = (facts, verdict)
+            number = (
+                None
+                if compiled.request_dependent
+                else compiled.verdict_number(compiled.decide(row, "/", "GET"))
+            )
+            entry = (*row, number)
             cache.put(key, entry)
         if text != key:
             cache.put(text, entry)
         return entry
 
-    def _look_again(self, gen: _Generation, address: Address) -> tuple[_Generation, Facts]:
+    def _look_again(self, gen: _Generation, address: Address) -> tuple[_Generation, FactsRow]:
         for _ in range(3):  # bounded: data swapping without pause gets the last attempt
             with self._reload_lock:  # waits for this instance's reload in progress, if any
                 if self._gen.geo_generation != self._geo_generation():
                     self._gen = self._generation(self._gen.compiled)
                 gen = self._gen
-            facts = self._facts(address, gen.versions)
+            row = self._row(address, gen.versions)
             if self._geo_generation() == gen.geo_generation:
                 break
-        return gen, facts
+        return gen, row
 
-    def _facts(self, address: Address, versions: tuple[str, ...]) -> Facts:
+    def _row(self, address: Address, versions: tuple[str, ...]) -> FactsRow:
+        make = self._make_row
+        if make is not None:
+            try:
+                return make(address, versions)
+            except Exception:  # noqa: S110 - the generic path below recovers and explains
+                pass
         try:
             record = self._geo.lookup(address.text)
         except DataError as exc:
@@ -261,23 +277,22 @@ class Geofence:
                 return Facts(address, sources=versions, errors=(str(exc),))
             # Keep what the sources that still work know; the failure is recorded, not fatal.
             record, errors = partial(address.text)
-            return _new_facts(Facts, (address, *record, versions, errors))
-        # tuple.__new__ skips NamedTuple argument handling; GeoRecord's fields are Facts' 2nd-9th.
-        return _new_facts(Facts, (address, *record, versions, ()))
+            return (*facts_row(address, record, versions)[:-1], errors)
+        return facts_row(address, record, versions)
 
     @staticmethod
     def _decide(
         gen: _Generation, entry: _Entry, client: ClientIP | None, path: str, method: str
     ) -> Decision:
-        verdict = gen.compiled.decide(entry[0], path, method)
-        return Decision._make(verdict, entry[0], client, gen.stamp)
+        verdict = gen.compiled.decide(entry, path, method)
+        return Decision._make(verdict, entry, client, gen.stamp)
 
     # -- facts without a policy ----------------------------------------------------------------
 
     def lookup(self, address: str) -> Facts:
         """The facts for one address (normalised first); raises ``AddressError`` if invalid."""
         normalized = self._normalizer.normalize(address)
-        return self._facts(normalized, self._gen.versions)
+        return facts_of_row(self._row(normalized, self._gen.versions))
 
     # -- data life cycle -------------------------------------------------------------------
 
@@ -335,14 +350,14 @@ class Geofence:
         # uncached lookup catch up, never label new data with old versions.
         geo_generation = self._geo_generation()
         versions = (self._geo.version,)
-        unknown_facts = Facts(None, sources=versions)
         stamp = PolicyStamp(self._policy.name, self._policy.revision, self._policy.mode)
         return _Generation(
             compiled,
+            compiled.verdicts,
             stamp,
             LookupCache(self._cache_size),
             versions,
-            (unknown_facts, None),
+            (*Facts(None, sources=versions), None),
             self._data_serial[0],
             geo_generation,
         )

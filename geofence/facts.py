@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from geofence.net import Address
+from geofence.net import Address, Via
 
-__all__ = ["EMPTY_TAGS", "Facts", "GeoRecord"]
+__all__ = ["EMPTY_TAGS", "Facts", "FactsRow", "GeoRecord", "facts_of_row", "facts_row"]
 
 EMPTY_TAGS: frozenset[str] = frozenset()
 
@@ -65,3 +65,49 @@ class Facts(NamedTuple):
     def ip(self) -> str | None:
         """Canonical normalised address text, or ``None``."""
         return None if self.address is None else self.address.text
+
+
+FactsRow = tuple[Any, ...]
+"""``Facts`` in the form the engine caches: the same positions, but an exact ``tuple`` whose
+every member is atomic (the address as ``(text, version, packed, original, via text)``, empty
+tags as ``()``). CPython's collector stops tracking such a tuple at its first pass, so a cache
+of tens of thousands of rows adds nothing to the full collections: cached ``Facts`` named
+tuples (never untracked) cost ~1 us per uncached lookup in collector time. Every reader of
+facts on the request path (policy checks, ``Decision``) reads by position, so a ``Facts``
+is a valid row too."""
+
+_new = tuple.__new__
+_VIA_BY_TEXT: dict[str, Via] = {via.value: via for via in Via}
+
+
+def facts_row(address: Address, record: GeoRecord, sources: tuple[str, ...]) -> FactsRow:
+    """The row of an address's facts: ``address`` plus one source's (or a merged) record."""
+    via = address[4]
+    country, registered, represented, regions, continent, asn, as_org, tags = record
+    return (
+        (address[0], address[1], address[2], address[3], "direct" if via is _DIRECT else via.value),
+        country,
+        registered,
+        represented,
+        regions,
+        continent,
+        asn,
+        as_org,
+        tags or (),
+        sources,
+        (),
+    )
+
+
+def facts_of_row(row: FactsRow) -> Facts:
+    """The ``Facts`` a row stands for (a ``Facts`` is returned as it is)."""
+    if type(row) is Facts:
+        return row
+    address = row[0]
+    if address is not None and type(address) is not Address:
+        text, version, packed, original, via = address
+        address = _new(Address, (text, version, packed, original, _VIA_BY_TEXT[via]))
+    return _new(Facts, (address, *row[1:8], row[8] or EMPTY_TAGS, row[9], row[10]))
+
+
+_DIRECT = Via.DIRECT

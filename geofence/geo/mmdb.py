@@ -69,7 +69,10 @@ class MMDBSource:
         self.provides: frozenset[str] = opened.schema.provides
         self._extract = opened.schema.extract
         self._current = opened
-        self._reader: Any = opened.reader
+        self.reader: Any = opened.reader
+        """The ``maxminddb`` reader in service: replaced by one assignment on reload, so read it
+        once per lookup. Its records are raw; ``schema.extract`` turns one into a
+        ``GeoRecord``."""
         self.generation = 0
         """Bumped just before each swap, so a reader of it before and after a lookup knows
         whether the lookup may have seen newer data than its caller's snapshot."""
@@ -81,7 +84,7 @@ class MMDBSource:
 
     def lookup(self, ip: str) -> GeoRecord:
         """Facts for canonical address text; a miss is ``GeoRecord()``; raises ``DataError``."""
-        reader = self._reader  # once: a concurrent reload swaps the attribute, not this one
+        reader = self.reader  # once: a concurrent reload swaps the attribute, not this one
         try:
             record = reader.get(ip)
             if record is None:
@@ -134,7 +137,7 @@ class MMDBSource:
         self._retire(self._current)
         self._current = opened
         self.generation += 1  # before the swap: see ``generation``
-        self._reader = opened.reader  # the one assignment lookups observe
+        self.reader = opened.reader  # the one assignment lookups observe
         self._last_error = None
         log.info("geo source %s: now serving %s", self.name, self.version)
         return True

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import NamedTuple
 
-from geofence.facts import Facts
-from geofence.policy.conditions import Check, compile_checks, condition_needs
+from geofence.facts import Facts, FactsRow
+from geofence.policy.conditions import (
+    Check,
+    compile_checks,
+    condition_needs,
+    single_value_table,
+)
 from geofence.policy.models import REQUEST_CONDITIONS, Action, Policy, Rule
 
 __all__ = ["DEFAULT_STATUS", "CompiledPolicy", "Verdict", "evaluate"]
@@ -18,6 +24,7 @@ DEFAULT_STATUS: Mapping[Action, int] = MappingProxyType(
 """The HTTP status of an action when its rule names none."""
 
 _CACHE_LIMIT = 4096  # bounds the verdicts memoised per rule (one per distinct reason tuple)
+_COUNTRY, _REGISTERED = Facts._fields.index("country"), Facts._fields.index("registered_country")
 
 
 class Verdict(NamedTuple):
@@ -35,7 +42,7 @@ class Verdict(NamedTuple):
 
 # A rule matcher returns its verdict, None (no match), or a str: the rule matched but its
 # ``unless`` excepted the request, and this is why.
-_Matcher = Callable[[Facts, str, str], "Verdict | str | None"]
+_Matcher = Callable[[FactsRow, str, str], "Verdict | str | None"]
 
 
 class _CompiledRule(NamedTuple):
@@ -43,9 +50,22 @@ class _CompiledRule(NamedTuple):
     match: _Matcher
 
 
+def _status(rule: Rule) -> int:
+    return rule.status if rule.status is not None else DEFAULT_STATUS[rule.action]
+
+
+def _table_matcher(position: int, verdicts: dict[object, Verdict]) -> _Matcher:
+    get = verdicts.get
+
+    def match_value(facts: FactsRow, path: str, method: str) -> Verdict | None:
+        return get(facts[position])
+
+    return match_value
+
+
 def _rule_matcher(rule: Rule, checks: tuple[Check, ...], unless: tuple[Check, ...]) -> _Matcher:
     action, name = rule.action, rule.name
-    status = rule.status if rule.status is not None else DEFAULT_STATUS[action]
+    status = _status(rule)
     verdicts: dict[tuple[str, ...], Verdict] = {}
     excepted: dict[str, str] = {}
 
@@ -57,7 +77,7 @@ def _rule_matcher(rule: Rule, checks: tuple[Check, ...], unless: tuple[Check, ..
                 verdicts[reasons] = found
         return found
 
-    def match(facts: Facts, path: str, method: str) -> Verdict | str | None:
+    def match(facts: FactsRow, path: str, method: str) -> Verdict | str | None:
         reasons = []
         for check in checks:
             reason = check(facts, path, method)
@@ -76,14 +96,19 @@ def _rule_matcher(rule: Rule, checks: tuple[Check, ...], unless: tuple[Check, ..
     if len(checks) != 1 or unless:
         return match
     (only,) = checks
+    by_reason: dict[str, Verdict] = {}  # keyed by the str: no 1-tuple built per request
 
     # The common shape, one condition and no exceptions, skips the list and tuple building.
-    def match_one(facts: Facts, path: str, method: str) -> Verdict | str | None:
+    def match_one(facts: FactsRow, path: str, method: str) -> Verdict | str | None:
         reason = only(facts, path, method)
         if reason is None:
             return None
-        found = verdicts.get((reason,))
-        return found if found is not None else verdict((reason,))
+        found = by_reason.get(reason)
+        if found is None:
+            found = verdict((reason,))
+            if len(by_reason) < _CACHE_LIMIT:
+                by_reason[reason] = found
+        return found
 
     return match_one
 
@@ -104,11 +129,15 @@ class CompiledPolicy:
         "_rules",
         "_unknown_address",
         "_unknown_country",
+        "_verdict_index",
+        "_verdict_list",
+        "_verdict_lock",
         "needs",
         "needs_by_rule",
         "policy",
         "request_dependent",
         "tags",
+        "verdicts",
     )
 
     def __init__(self, policy: Policy) -> None:
@@ -118,6 +147,7 @@ class CompiledPolicy:
         needs_by_rule: dict[str, frozenset[str]] = {}
         tags: set[str] = set()
         request_dependent = False
+        run: tuple[int, dict[object, Verdict]] | None = None  # the shared-table rules so far
         for rule in policy.rules:
             blocks = (rule,) if rule.unless is None else (rule, rule.unless)
             checks = compile_checks(rule, rule.name, policy.country_match)
@@ -131,7 +161,24 @@ class CompiledPolicy:
             tags.update(t for block in blocks for t in block.tags)
             request_dependent = request_dependent or bool(used & set(REQUEST_CONDITIONS))
             reads_address = bool(used - set(REQUEST_CONDITIONS))
-            compiled.append(_CompiledRule(reads_address, _rule_matcher(rule, checks, unless)))
+            single = None if unless else single_value_table(rule, rule.name, policy.country_match)
+            if single is None:
+                run = None
+                compiled.append(_CompiledRule(reads_address, _rule_matcher(rule, checks, unless)))
+                continue
+            # One fact's value decides: consecutive such rules on the same fact share one dict
+            # (the first rule listing a value keeps it, as first-match-wins would).
+            position, reasons = single
+            verdicts = {
+                value: Verdict(rule.action, rule.name, (reason,), _status(rule))
+                for value, reason in reasons.items()
+            }
+            if run is not None and run[0] == position:
+                for value, found in verdicts.items():
+                    run[1].setdefault(value, found)
+                continue
+            run = (position, verdicts)
+            compiled.append(_CompiledRule(True, _table_matcher(position, verdicts)))
         self._rules = tuple(compiled)
         self.needs_by_rule: Mapping[str, frozenset[str]] = MappingProxyType(needs_by_rule)
         """Fact kinds each rule reads, by rule name."""
@@ -142,6 +189,11 @@ class CompiledPolicy:
         self.request_dependent: bool = request_dependent
         """True when a rule reads the path or method (so the decision is not per address)."""
         self._build_fallbacks(policy)
+        self._verdict_list: list[Verdict] = []
+        self.verdicts: Sequence[Verdict] = self._verdict_list
+        """Every verdict ``verdict_number`` has numbered, at its number (grows, never shrinks)."""
+        self._verdict_index: dict[int, int] = {}
+        self._verdict_lock = threading.Lock()
 
     def _build_fallbacks(self, policy: Policy) -> None:
         def fallback(action: Action, why: str) -> Verdict:
@@ -160,10 +212,11 @@ class CompiledPolicy:
             unknown, f"no rule matched; {which} unknown -> unknown action {unknown.value!r}"
         )
         self._default = fallback(default, f"no rule matched -> default action {default.value!r}")
-        self._country_unknown: Callable[[Facts], bool] = {
-            "location": lambda f: f.country is None,
-            "registered": lambda f: f.registered_country is None,
-            "either": lambda f: f.country is None and f.registered_country is None,
+        country, registered = _COUNTRY, _REGISTERED
+        self._country_unknown: Callable[[FactsRow], bool] = {
+            "location": lambda f: f[country] is None,
+            "registered": lambda f: f[registered] is None,
+            "either": lambda f: f[country] is None and f[registered] is None,
         }[policy.country_match]
 
     def rule_needs(self, rule: str) -> frozenset[str]:
@@ -174,9 +227,12 @@ class CompiledPolicy:
         """Names of the rules that read the fact kind ``kind``, in policy order."""
         return tuple(name for name, needs in self.needs_by_rule.items() if kind in needs)
 
-    def decide(self, facts: Facts, path: str = "/", method: str = "GET") -> Verdict:
-        """The verdict for a request: first matching rule wins, else unknown or default."""
-        no_address = facts.address is None
+    def decide(self, facts: FactsRow, path: str = "/", method: str = "GET") -> Verdict:
+        """The verdict for a request: first matching rule wins, else unknown or default.
+
+        ``facts`` is a ``Facts`` or the engine's ``FactsRow`` (the same positions).
+        """
+        no_address = facts[0] is None
         excepted: list[str] | None = None
         for reads_address, match in self._rules:
             if no_address and reads_address:
@@ -196,13 +252,32 @@ class CompiledPolicy:
             fallback = self._default
         return fallback if excepted is None else _with(fallback, excepted)
 
+    def verdict_number(self, verdict: Verdict) -> int | None:
+        """A small int standing for ``verdict`` (``verdicts[number]`` gives it back), or ``None``.
+
+        The engine caches the number rather than the verdict: a cache entry holding only
+        atomic values is one the garbage collector stops tracking (see ``FactsRow``).
+        Verdicts are shared per rule and reason, so few exist; past ``_CACHE_LIMIT`` of them
+        (unless-exceptions make new ones) the answer is ``None`` and the caller decides again.
+        """
+        number = self._verdict_index.get(id(verdict))
+        if number is not None:
+            return number
+        with self._verdict_lock:  # the number is the list position: one writer at a time
+            number = self._verdict_index.get(id(verdict))
+            if number is None and len(self._verdict_list) < _CACHE_LIMIT:
+                # The list keeps the verdict alive, so its id() cannot be reused by another.
+                self._verdict_list.append(verdict)
+                number = self._verdict_index[id(verdict)] = len(self._verdict_list) - 1
+        return number
+
 
 def _with(verdict: Verdict, excepted: list[str]) -> Verdict:
     return verdict._replace(reasons=(*excepted, *verdict.reasons))
 
 
 def evaluate(
-    compiled: CompiledPolicy, facts: Facts, path: str = "/", method: str = "GET"
+    compiled: CompiledPolicy, facts: FactsRow, path: str = "/", method: str = "GET"
 ) -> Verdict:
     """Pure function form of ``CompiledPolicy.decide``."""
     return compiled.decide(facts, path, method)

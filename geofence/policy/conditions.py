@@ -1,7 +1,8 @@
 """Compile one ``Conditions`` block into checks: ``check(facts, path, method) -> reason | None``.
 
 A check returns the (precomputed) sentence explaining why it matched, so matching and explaining
-cost one dict lookup on the request path.
+cost one dict lookup on the request path. Checks read facts by position (``facts[COUNTRY]``), so
+they take a ``Facts`` or the engine's cached ``FactsRow`` alike.
 """
 
 from __future__ import annotations
@@ -9,17 +10,18 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
+import socket
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from geofence.facts import Facts
-from geofence.net import Via
+from geofence.facts import Facts, FactsRow
+from geofence.net import Address
 from geofence.policy.models import Conditions, CountryMatch
 
 __all__ = ["Check", "compile_checks", "condition_needs"]
 
-Check = Callable[[Facts, str, str], "str | None"]
+Check = Callable[[FactsRow, str, str], "str | None"]
 """A compiled condition: the reason it matched, or ``None``."""
 
 _COUNTRY_KINDS: dict[str, frozenset[str]] = {
@@ -28,6 +30,16 @@ _COUNTRY_KINDS: dict[str, frozenset[str]] = {
     "either": frozenset({"country", "registered_country"}),
 }
 _KIND_OF = {"regions": "regions", "continents": "continent", "asns": "asn", "tags": "tags"}
+
+# Positions in ``Facts`` / ``FactsRow`` and in its address (named, so a reordered field fails
+# here at import rather than reading the wrong fact).
+_ADDRESS, _COUNTRY, _REGISTERED, _REGIONS, _CONTINENT, _ASN, _TAGS = map(
+    Facts._fields.index,
+    ("address", "country", "registered_country", "regions", "continent", "asn", "tags"),
+)
+_VERSION, _PACKED, _ORIGINAL, _VIA = map(
+    Address._fields.index, ("version", "packed", "original", "via")
+)
 
 
 def condition_needs(conditions: Conditions, country_match: CountryMatch) -> frozenset[str]:
@@ -43,10 +55,7 @@ def compile_checks(
     conditions: Conditions, rule: str, country_match: CountryMatch, where: str = ""
 ) -> tuple[Check, ...]:
     """One check per condition set in ``conditions``; ``where`` prefixes field names."""
-
-    def say(what: str, field: str) -> str:
-        return f"{what} is in rule {rule!r} {where}{field}"
-
+    say = _sayer(rule, where)
     checks: list[Check] = []
     c = conditions
     # Request-only checks first: they are the cheapest and need no facts.
@@ -54,14 +63,11 @@ def compile_checks(
         checks.append(_methods({m: say(f"method {m}", "methods") for m in c.methods}))
     if c.paths:
         checks.append(_paths(c.paths, lambda p: say(f"path matches {p!r}", "paths")))
-    if c.countries:
-        checks.append(_countries(c.countries, country_match, say))
-    if c.continents:
-        checks.append(
-            _attr("continent", {x: say(f"continent {x}", "continents") for x in c.continents})
-        )
-    if c.asns:
-        checks.append(_attr("asn", {a: say(f"AS{a}", "asns") for a in c.asns}))
+    if c.countries and country_match == "either":
+        checks.append(_countries_either(c.countries, say))
+    checks.extend(
+        _attr(position, table) for position, table in _value_tables(c, country_match, say)
+    )
     if c.regions:
         checks.append(_regions({r: say(f"region {r}", "regions") for r in c.regions}))
     if c.tags:
@@ -73,10 +79,51 @@ def compile_checks(
     return tuple(checks)
 
 
+def single_value_table(
+    conditions: Conditions, rule: str, country_match: CountryMatch
+) -> tuple[int, dict[object, str]] | None:
+    """``(fact position, reason per value)`` when ``conditions`` is one ``countries`` (location
+    or registered), ``continents`` or ``asns`` condition and nothing else, else ``None``.
+
+    Such a rule is one dict lookup, and consecutive ones on the same fact can share one
+    (the first rule listing a value keeps it), whatever the number of rules.
+    """
+    if len(conditions.used) != 1:
+        return None
+    tables = _value_tables(conditions, country_match, _sayer(rule, ""))
+    return tables[0] if len(tables) == 1 else None
+
+
+def _sayer(rule: str, where: str) -> Callable[[str, str], str]:
+    def say(what: str, field: str) -> str:
+        return f"{what} is in rule {rule!r} {where}{field}"
+
+    return say
+
+
+def _value_tables(
+    c: Conditions, country_match: CountryMatch, say: Callable[[str, str], str]
+) -> list[tuple[int, dict[object, str]]]:
+    """The conditions that are a lookup of one fact's value, as (position, reason per value)."""
+    tables: list[tuple[int, dict[object, str]]] = []
+    if c.countries and country_match != "either":
+        position, what = (
+            (_COUNTRY, "country")
+            if country_match == "location"
+            else (_REGISTERED, "registered country")
+        )
+        tables.append((position, {x: say(f"{what} {x}", "countries") for x in c.countries}))
+    if c.continents:
+        tables.append((_CONTINENT, {x: say(f"continent {x}", "continents") for x in c.continents}))
+    if c.asns:
+        tables.append((_ASN, {a: say(f"AS{a}", "asns") for a in c.asns}))
+    return tables
+
+
 def _methods(table: dict[str, str]) -> Check:
     get = table.get
 
-    def check(facts: Facts, path: str, method: str) -> str | None:
+    def check(facts: FactsRow, path: str, method: str) -> str | None:
         return get(method) or get(method.upper())
 
     return check
@@ -86,7 +133,7 @@ def _paths(globs: Iterable[str], say: Callable[[str], str]) -> Check:
     compiled = [(re.compile(fnmatch.translate(g)).match, say(g)) for g in globs]
     any_match = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)).match
 
-    def check(facts: Facts, path: str, method: str) -> str | None:
+    def check(facts: FactsRow, path: str, method: str) -> str | None:
         if "?" in path:
             path = path.partition("?")[0]
         if any_match(path) is None:
@@ -96,55 +143,31 @@ def _paths(globs: Iterable[str], say: Callable[[str], str]) -> Check:
     return check
 
 
-def _countries(
-    codes: Iterable[str], country_match: CountryMatch, say: Callable[[str, str], str]
-) -> Check:
-    located: dict[object, str] = {c: say(f"country {c}", "countries") for c in codes}
-    registered: dict[object, str] = {c: say(f"registered country {c}", "countries") for c in codes}
-    if country_match == "location":
-        return _attr("country", located)
-    if country_match == "registered":
-        return _attr("registered_country", registered)
+def _countries_either(codes: Iterable[str], say: Callable[[str, str], str]) -> Check:
+    located = {c: say(f"country {c}", "countries") for c in codes}
+    registered = {c: say(f"registered country {c}", "countries") for c in codes}
     get_located, get_registered = located.get, registered.get
 
-    def check_either(facts: Facts, path: str, method: str) -> str | None:
-        return get_located(facts.country) or get_registered(facts.registered_country)
+    def check_either(facts: FactsRow, path: str, method: str) -> str | None:
+        return get_located(facts[_COUNTRY]) or get_registered(facts[_REGISTERED])
 
     return check_either
 
 
-def _attr(name: str, table: dict[object, str]) -> Check:
+def _attr(position: int, table: dict[object, str]) -> Check:
     get = table.get
-    if name == "country":
 
-        def check_country(facts: Facts, path: str, method: str) -> str | None:
-            return get(facts.country)
+    def check(facts: FactsRow, path: str, method: str) -> str | None:
+        return get(facts[position])
 
-        return check_country
-    if name == "registered_country":
-
-        def check_registered(facts: Facts, path: str, method: str) -> str | None:
-            return get(facts.registered_country)
-
-        return check_registered
-    if name == "continent":
-
-        def check_continent(facts: Facts, path: str, method: str) -> str | None:
-            return get(facts.continent)
-
-        return check_continent
-
-    def check_asn(facts: Facts, path: str, method: str) -> str | None:
-        return get(facts.asn)
-
-    return check_asn
+    return check
 
 
 def _regions(table: dict[str, str]) -> Check:
     get = table.get
 
-    def check(facts: Facts, path: str, method: str) -> str | None:
-        for region in facts.regions:
+    def check(facts: FactsRow, path: str, method: str) -> str | None:
+        for region in facts[_REGIONS]:
             reason = get(region)
             if reason is not None:
                 return reason
@@ -156,8 +179,8 @@ def _regions(table: dict[str, str]) -> Check:
 def _tags(table: dict[str, str]) -> Check:
     items = tuple(table.items())
 
-    def check(facts: Facts, path: str, method: str) -> str | None:
-        tags = facts.tags
+    def check(facts: FactsRow, path: str, method: str) -> str | None:
+        tags = facts[_TAGS]
         if tags:
             for tag, reason in items:
                 if tag in tags:
@@ -216,15 +239,17 @@ def _networks(networks: Iterable[str], say: Callable[[str, str], str]) -> Check:
 
     find4, find6 = _ranges(table(4, "address"), 4), _ranges(table(6, "address"), 16)
     find_original = _ranges(table(6, "original address"), 16)
-    direct = Via.DIRECT
+    pton, inet6 = socket.inet_pton, socket.AF_INET6
 
-    def check(facts: Facts, path: str, method: str) -> str | None:
-        address = facts.address
+    def check(facts: FactsRow, path: str, method: str) -> str | None:
+        address = facts[_ADDRESS]
         if address is None:
             return None
-        hit = find4(address.packed) if address.version == 4 else find6(address.packed)
-        if hit is None and address.via is not direct:
-            hit = find_original(address.original_packed)
+        packed = address[_PACKED]
+        hit = find4(packed) if address[_VERSION] == 4 else find6(packed)
+        # A Via member or its text (in a row): a str enum compares equal to its value.
+        if hit is None and address[_VIA] != "direct":
+            hit = find_original(pton(inet6, address[_ORIGINAL]))
         return hit
 
     return check

@@ -140,6 +140,12 @@ class FeedSet:
             return state.always
         return state.records[labels]
 
+    def tags_packed(self, packed: bytes) -> frozenset[str]:
+        """The tags for the 4 or 16 bytes of a normalised address (``Address.packed``)."""
+        state = self._state
+        labels = state.ranges.labels_packed(packed)
+        return (state.always if labels is None else state.records[labels]).tags
+
     @property
     def version(self) -> str:
         """Each feed with the date of its data and its age: ``feeds tor-exits 2024-03-12 (3d)``."""

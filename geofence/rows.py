@@ -1,0 +1,98 @@
+"""The uncached lookup of the common source shapes, as one function building a ``FactsRow``.
+
+The generic path asks each source for a ``GeoRecord`` and merges them (``CompositeGeo``): a
+handful of Python calls and tuples per source, which is most of an uncached ``evaluate()``
+beyond the raw ``Reader.get()`` calls themselves. The embedded data, and the usual MaxMind
+pairing, have a shape where that work can be done in one function with the same result:
+
+- a location database (DB-IP/ip-location-db flat country, GeoIP2/GeoLite2 Country or City),
+- optionally then an ASN database (GeoLite2-ASN, GeoIP2-ISP, flat ASN),
+- optionally then a ``FeedSet`` (tags).
+
+Their ``provides`` do not overlap, so "the first source that knows a fact wins" is simply
+"each fact from the source that provides it". Anything else (other schemas, other orders,
+custom sources) uses the generic path. A maker raises on anything unusual (a closed reader,
+an IPv4-only database asked about IPv6, a corrupt record): the engine then takes the generic
+path, which explains and recovers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from geofence.facts import FactsRow
+from geofence.geo.composite import CompositeGeo
+from geofence.geo.mmdb import MMDBSource
+from geofence.geo.schemas import ASN, FLAT_ASN, FLAT_COUNTRY, GEOIP2_CITY, GEOIP2_COUNTRY, ISP
+from geofence.geo.source import GeoSource
+from geofence.net import Address, Via
+from geofence.reputation.feedset import FeedSet
+
+__all__ = ["RowMaker", "row_maker"]
+
+RowMaker = Callable[[Address, tuple[str, ...]], FactsRow]
+"""``(address, data versions) -> FactsRow``; raises when the generic path must decide."""
+
+_LOCATION = (FLAT_COUNTRY, GEOIP2_COUNTRY, GEOIP2_CITY)
+_AS = (ASN, ISP, FLAT_ASN)
+_DIRECT = Via.DIRECT
+
+
+def row_maker(geo: GeoSource) -> RowMaker | None:
+    """A fused lookup for ``geo`` when its sources have the shape above, else ``None``."""
+    sources = geo.sources if isinstance(geo, CompositeGeo) else (geo,)
+    location = sources[0]
+    if not isinstance(location, MMDBSource) or location.schema not in _LOCATION:
+        return None
+    rest = list(sources[1:])
+    numbers = rest[0] if rest else None
+    if isinstance(numbers, MMDBSource) and numbers.schema in _AS:
+        del rest[0]
+    else:
+        numbers = None
+    feeds = rest[0] if rest else None
+    if not isinstance(feeds, FeedSet) or len(rest) > 1:
+        return _make(location, numbers, None) if not rest else None
+    return _make(location, numbers, feeds)
+
+
+def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | None) -> RowMaker:
+    flat = location.schema is FLAT_COUNTRY
+    extract = location.schema.extract
+
+    def make(address: Address, versions: tuple[str, ...]) -> FactsRow:
+        text = address[0]
+        record: Any = location.reader.get(text)  # read once: a reload swaps the attribute
+        if record is None:
+            country = registered = represented = continent = None
+            regions: tuple[str, ...] = ()
+        elif flat:
+            country = record.get("country_code")
+            registered = represented = continent = None
+            regions = ()
+        else:
+            country, registered, represented, regions, continent = extract(record)[:5]
+        asn = as_org = None
+        if numbers is not None:
+            record = numbers.reader.get(text)
+            if record is not None:
+                asn = record.get("autonomous_system_number")
+                as_org = record.get("autonomous_system_organization")
+        tags = () if feeds is None else feeds.tags_packed(address[2]) or ()
+        via = address[4]
+        return (
+            (text, address[1], address[2], address[3], "direct" if via is _DIRECT else via.value),
+            country,
+            registered,
+            represented,
+            regions,
+            continent,
+            asn,
+            as_org,
+            tags,
+            versions,
+            (),
+        )
+
+    return make
