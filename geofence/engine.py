@@ -113,7 +113,8 @@ class Geofence:
         self._geo: GeoSource = with_feeds(geo_source, self._feeds)
         self._owns_geo = True
         self._geo_generation = _generation_counter(self._geo)
-        self._make_row = row_maker(self._geo)  # None: every lookup takes the generic path
+        # The fused lookup of the usual source shapes, else the generic one (see rows.py).
+        self._make_row = row_maker(self._geo) or self._row
         self._trusts_nobody = not proxies
         self._cache_size = cache_size
         self._reload_interval = reload_interval
@@ -157,15 +158,7 @@ class Geofence:
         Never raises on anything a client sends: an address that cannot be determined gives
         the policy's ``unknown`` action, with the reason in ``Decision.ip_problem``.
         """
-        decision = self._evaluate(request)
-        if self._on_decision is not None:
-            try:
-                self._on_decision(decision)
-            except Exception:  # a logging or metrics hook must not fail the request
-                log.exception("geofence: the on_decision hook failed")
-        return decision
-
-    def _evaluate(self, request: object) -> Decision:
+        # One frame for every request form (a call costs ~0.07 us of a ~0.35 us cached path).
         if time.monotonic() >= self._next_check:
             self._maybe_reload()
         gen = self._gen
@@ -174,18 +167,26 @@ class Geofence:
                 entry = gen.cache.get(request)
                 if entry is None:
                     entry = self._entry_for_text(gen, request)
-                    if entry is None:
-                        client = ClientIP(None, "peer", request[:128], "not a valid IP address")
-                        return self._decide(gen, gen.unknown, client, "/", "GET")
-                number = entry[_NUMBER]
-                if number is not None:
-                    return Decision._make(gen.verdicts[number], entry, None, gen.stamp)
-                return self._decide(gen, entry, None, "/", "GET")
-            return self._evaluate_request(gen, _as_request(request))
+                if entry is None:
+                    client = ClientIP(None, "peer", request[:128], "not a valid IP address")
+                    decision = self._decide(gen, gen.unknown, client, "/", "GET")
+                elif entry[_NUMBER] is not None:
+                    verdict = gen.verdicts[entry[_NUMBER]]
+                    decision = Decision._make(verdict, entry, None, gen.stamp)
+                else:
+                    decision = self._decide(gen, entry, None, "/", "GET")
+            else:
+                decision = self._evaluate_request(gen, _as_request(request))
         except Exception:  # a bug must not open the gate: fail to the unknown action
             log.exception("geofence: evaluate failed; applying the policy's unknown action")
             client = ClientIP(None, "peer", None, "internal error while evaluating")
-            return self._decide(gen, gen.unknown, client, "/", "GET")
+            decision = self._decide(gen, gen.unknown, client, "/", "GET")
+        if self._on_decision is not None:
+            try:
+                self._on_decision(decision)
+            except Exception:  # a logging or metrics hook must not fail the request
+                log.exception("geofence: the on_decision hook failed")
+        return decision
 
     def _evaluate_request(self, gen: _Generation, request: Request | None) -> Decision:
         client: ClientIP | None
@@ -213,41 +214,50 @@ class Geofence:
         address = client.address
         if address is None:
             return gen.unknown
-        return self._entry(gen, address.original, address, missed=False)
+        return self._entry(gen, address.original, address)
 
     def _entry_for_text(self, gen: _Generation, text: str) -> _Entry | None:
+        """The entry for address text already looked up in vain; ``None`` if it is invalid."""
         try:
             address = self._normalizer.normalize(text)
         except AddressError:
             return None
-        return self._entry(gen, text, address, missed=True)
+        key = address.original
+        if text == key:
+            return self._new_entry(gen, address)
+        return self._entry(gen, text, address)
 
-    def _entry(self, gen: _Generation, text: str, address: Address, *, missed: bool) -> _Entry:
+    def _entry(self, gen: _Generation, text: str, address: Address) -> _Entry:
+        """The entry for ``address``, which arrived as ``text``: cached under both."""
+        key = address.original
+        entry = gen.cache.get(key)
+        if entry is None:
+            entry = self._new_entry(gen, address)
+        if text != key:
+            gen.cache.put(text, entry)
+        return entry
+
+    def _new_entry(self, gen: _Generation, address: Address) -> _Entry:
         # Keyed by the canonical form as it arrived, not the embedded IPv4 address: the facts
         # record how the address arrived, and a rule may match the 6to4/NAT64 form itself.
         # Written flat on purpose: this is the uncached path, where each call costs.
-        # ``missed``: the caller already looked ``text`` up in vain.
-        cache = gen.cache
-        key = address.original
-        entry = None if missed and text == key else cache.get(key)
-        if entry is None:
+        try:  # _lookup_row, inlined
+            row = self._make_row(address, gen.versions)
+        except Exception:
             row = self._row(address, gen.versions)
-            if self._geo_generation() != gen.geo_generation:
-                # A source swapped its data under this lookup (or just before it) while `gen`
-                # is the older snapshot: the facts may be newer than gen's versions say.
-                # Catch up and look again, so facts, versions and cache are one generation.
-                gen, row = self._look_again(gen, address)
-                cache = gen.cache
-            compiled = gen.compiled
-            number = (
-                None
-                if compiled.request_dependent
-                else compiled.verdict_number(compiled.decide(row, "/", "GET"))
-            )
-            entry = (*row, number)
-            cache.put(key, entry)
-        if text != key:
-            cache.put(text, entry)
+        if self._geo_generation() != gen.geo_generation:
+            # A source swapped its data under this lookup (or just before it) while `gen` is
+            # the older snapshot: the facts may be newer than gen's versions say. Catch up
+            # and look again, so facts, versions and cache are one generation.
+            gen, row = self._look_again(gen, address)
+        compiled = gen.compiled
+        number = (
+            None
+            if compiled.request_dependent
+            else compiled.verdict_number(compiled.decide(row, "/", "GET"))
+        )
+        entry = (*row, number)
+        gen.cache.put(address.original, entry)
         return entry
 
     def _look_again(self, gen: _Generation, address: Address) -> tuple[_Generation, FactsRow]:
@@ -256,18 +266,18 @@ class Geofence:
                 if self._gen.geo_generation != self._geo_generation():
                     self._gen = self._generation(self._gen.compiled)
                 gen = self._gen
-            row = self._row(address, gen.versions)
+            row = self._lookup_row(address, gen.versions)
             if self._geo_generation() == gen.geo_generation:
                 break
         return gen, row
 
+    def _lookup_row(self, address: Address, versions: tuple[str, ...]) -> FactsRow:
+        try:
+            return self._make_row(address, versions)
+        except Exception:  # the fused lookup met something unusual: the generic path recovers
+            return self._row(address, versions)
+
     def _row(self, address: Address, versions: tuple[str, ...]) -> FactsRow:
-        make = self._make_row
-        if make is not None:
-            try:
-                return make(address, versions)
-            except Exception:  # noqa: S110 - the generic path below recovers and explains
-                pass
         try:
             record = self._geo.lookup(address.text)
         except DataError as exc:
@@ -292,7 +302,7 @@ class Geofence:
     def lookup(self, address: str) -> Facts:
         """The facts for one address (normalised first); raises ``AddressError`` if invalid."""
         normalized = self._normalizer.normalize(address)
-        return facts_of_row(self._row(normalized, self._gen.versions))
+        return facts_of_row(self._lookup_row(normalized, self._gen.versions))
 
     # -- data life cycle -------------------------------------------------------------------
 

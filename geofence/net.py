@@ -176,7 +176,7 @@ class Normalizer:
     '192.0.2.1'
     """
 
-    __slots__ = ("_nat64",)
+    __slots__ = ("_nat64", "_special")
 
     def __init__(self, nat64_prefixes: Iterable[str] = ()) -> None:
         prefixes: list[tuple[bytes, int]] = []
@@ -200,6 +200,11 @@ class Normalizer:
         # Longest first, so a configured /96 inside a shorter prefix is read at its own length.
         prefixes.sort(key=lambda p: -p[1])
         self._nat64: tuple[tuple[bytes, int], ...] = tuple(prefixes)
+        # The first two bytes of every form that embeds an IPv4 address (mapped ::ffff:0:0/96,
+        # 6to4, Teredo and the NAT64 prefixes, all at least /32): one set test skips the rest.
+        self._special = frozenset(
+            (_MAPPED_PREFIX[:2], _SIXTOFOUR_PREFIX, _TEREDO_PREFIX[:2])
+        ) | frozenset(prefix[:2] for prefix, _ in prefixes)
 
     def normalize(self, text: str) -> Address:
         """Parse ``text`` strictly and normalise it; raises ``AddressError``."""
@@ -210,11 +215,11 @@ class Normalizer:
                 try:
                     # inet_pton accepts only canonical dotted quads, so the text is already
                     # the canonical form and needs no inet_ntop round trip.
-                    return _new_address((text, 4, _inet_pton(_AF_INET, text), text, _DIRECT))
+                    return _new(Address, (text, 4, _inet_pton(_AF_INET, text), text, _DIRECT))
                 except (OSError, ValueError):
                     pass
-            elif "[" not in text and "%" not in text and text.count(":") > 1:
-                try:
+            else:
+                try:  # inet_pton refuses brackets, ports and zone ids: those go the long way
                     return self.normalize_packed(_inet_pton(_AF_INET6, text))
                 except (OSError, ValueError):
                     pass
@@ -225,6 +230,9 @@ class Normalizer:
         """Normalise 4 or 16 packed bytes."""
         if len(packed) == 4:
             return _ipv4(packed)
+        if packed[:2] not in self._special:  # most addresses: none of the forms below
+            text = _inet_ntop(_AF_INET6, packed)
+            return _new(Address, (text, 6, packed, text, _DIRECT))
         if packed[:12] == _MAPPED_PREFIX:
             return _embedded(packed, packed[12:], Via.IPV4_MAPPED)
         if packed[:2] == _SIXTOFOUR_PREFIX:
@@ -239,6 +247,9 @@ class Normalizer:
 
 
 _DIRECT = Via.DIRECT
+
+
+_new = tuple.__new__
 
 
 def _new_address(fields: tuple[str, int, bytes, str, Via]) -> Address:

@@ -67,8 +67,8 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
         if record is None:
             country = registered = represented = continent = None
             regions: tuple[str, ...] = ()
-        elif flat:
-            country = record.get("country_code")
+        elif flat:  # subscripts: a record without the key raises, and the generic path reads it
+            country = record["country_code"]
             registered = represented = continent = None
             regions = ()
         else:
@@ -77,8 +77,8 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
         if numbers is not None:
             record = numbers.reader.get(text)
             if record is not None:
-                asn = record.get("autonomous_system_number")
-                as_org = record.get("autonomous_system_organization")
+                asn = record["autonomous_system_number"]
+                as_org = record["autonomous_system_organization"]
         tags = () if feeds is None else feeds.tags_packed(address[2]) or ()
         via = address[4]
         return (

@@ -126,6 +126,7 @@ class CompiledPolicy:
     __slots__ = (
         "_country_unknown",
         "_default",
+        "_plain",
         "_rules",
         "_unknown_address",
         "_unknown_country",
@@ -180,6 +181,9 @@ class CompiledPolicy:
             run = (position, verdicts)
             compiled.append(_CompiledRule(True, _table_matcher(position, verdicts)))
         self._rules = tuple(compiled)
+        self._plain: tuple[_Matcher, ...] | None = (
+            None if any(rule.unless for rule in policy.rules) else tuple(m for _, m in compiled)
+        )
         self.needs_by_rule: Mapping[str, frozenset[str]] = MappingProxyType(needs_by_rule)
         """Fact kinds each rule reads, by rule name."""
         self.needs: frozenset[str] = frozenset().union(*needs_by_rule.values())
@@ -233,6 +237,13 @@ class CompiledPolicy:
         ``facts`` is a ``Facts`` or the engine's ``FactsRow`` (the same positions).
         """
         no_address = facts[0] is None
+        if self._plain is not None and not no_address:
+            # No rule has an ``unless``, so a matcher returns a verdict or None: a plain loop.
+            for match in self._plain:
+                found = match(facts, path, method)
+                if found is not None:
+                    return found  # type: ignore[return-value]
+            return self._unknown_country if self._country_unknown(facts) else self._default
         excepted: list[str] | None = None
         for reads_address, match in self._rules:
             if no_address and reads_address:
