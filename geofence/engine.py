@@ -429,9 +429,16 @@ class Geofence:
 def _generation_counter(geo: GeoSource) -> Callable[[], int]:
     """A cheap reader of the source's swap counter (0 for sources without one)."""
     sources = [s for s in getattr(geo, "sources", (geo,)) if hasattr(s, "generation")]
-    if len(sources) == 2:  # the embedded country + ASN pair, or one database plus feeds
+    # Unrolled for the usual counts (country + ASN, and feeds): a generator costs ~0.3 us.
+    if len(sources) == 1:
+        (only,) = sources
+        return lambda: only.generation
+    if len(sources) == 2:
         first, second = sources
         return lambda: first.generation + second.generation
+    if len(sources) == 3:
+        one, two, three = sources
+        return lambda: one.generation + two.generation + three.generation
     return lambda: sum(s.generation for s in sources)
 
 
