@@ -165,8 +165,16 @@ class Geofence:
         try:
             if type(request) is str:
                 entry = gen.cache.get(request)
-                if entry is None:
-                    entry = self._entry_for_text(gen, request)
+                if entry is None:  # normalised here, not in a helper: one frame less
+                    try:
+                        address = self._normalizer.normalize(request)
+                    except AddressError:
+                        pass  # entry stays None: the unknown action, below
+                    else:
+                        if address.original == request:  # already looked up in vain
+                            entry = self._new_entry(gen, address)
+                        else:
+                            entry = self._entry(gen, request, address)
                 if entry is None:
                     client = ClientIP(None, "peer", request[:128], "not a valid IP address")
                     decision = self._decide(gen, gen.unknown, client, "/", "GET")
@@ -215,17 +223,6 @@ class Geofence:
         if address is None:
             return gen.unknown
         return self._entry(gen, address.original, address)
-
-    def _entry_for_text(self, gen: _Generation, text: str) -> _Entry | None:
-        """The entry for address text already looked up in vain; ``None`` if it is invalid."""
-        try:
-            address = self._normalizer.normalize(text)
-        except AddressError:
-            return None
-        key = address.original
-        if text == key:
-            return self._new_entry(gen, address)
-        return self._entry(gen, text, address)
 
     def _entry(self, gen: _Generation, text: str, address: Address) -> _Entry:
         """The entry for ``address``, which arrived as ``text``: cached under both."""
