@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from geofence.facts import EMPTY_TAGS, Facts, FactsRow, facts_of_row
-from geofence.net import Address
+from geofence.facts import EMPTY_TAGS, Facts, FactsRow, address_fields, facts_of_row
 
 if TYPE_CHECKING:
     from geofence.client_ip import ClientIP
@@ -29,7 +28,6 @@ class PolicyStamp:
 _new = object.__new__
 (_ADDRESS, _COUNTRY, _REGISTERED, _REPRESENTED, _REGIONS, _CONTINENT, _ASN, _AS_ORG, _TAGS,
  _SOURCES, _ERRORS) = range(len(Facts._fields))  # fmt: skip
-_TEXT, _ORIGINAL, _VIA = (Address._fields.index(f) for f in ("text", "original", "via"))
 
 
 class Decision:
@@ -130,23 +128,20 @@ class Decision:
     @property
     def ip(self) -> str | None:
         """The normalised client address, or ``None`` when it could not be determined."""
-        address = self._facts[_ADDRESS]
-        return None if address is None else address[_TEXT]
+        address = self._facts[_ADDRESS]  # the text in a row, an Address in Facts
+        return address if address is None or type(address) is str else address.text
 
     @property
     def original_ip(self) -> str | None:
         """The client address as it arrived (e.g. the 6to4 form), before normalisation."""
-        address = self._facts[_ADDRESS]
-        return None if address is None else address[_ORIGINAL]
+        fields = address_fields(self._facts)
+        return None if fields is None else fields[3]
 
     @property
     def via(self) -> str | None:
         """How the address arrived: direct, ipv4-mapped, 6to4, nat64 or teredo."""
-        address = self._facts[_ADDRESS]
-        if address is None:
-            return None
-        via = address[_VIA]  # a row holds the text, an Address the Via member
-        return via if type(via) is str else via.value
+        fields = address_fields(self._facts)
+        return None if fields is None else fields[4]
 
     @property
     def ip_source(self) -> str:

@@ -19,7 +19,7 @@ from geofence.errors import (
     PolicyError,
     PolicyProblem,
 )
-from geofence.facts import Facts, FactsRow, facts_of_row, facts_row
+from geofence.facts import ROW_SIZE, Facts, FactsRow, GeoRecord, facts_of_row, facts_row
 from geofence.geo import GeoSource, open_geo
 from geofence.net import Address, Normalizer
 from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
@@ -52,7 +52,7 @@ GeoSpec = Union[
 # nested tuple one level per pass, and an entry still tracked when it reaches the oldest
 # generation is what makes the full collections come (see ``FactsRow``).
 _Entry = FactsRow
-_NUMBER = len(Facts._fields)
+_NUMBER = ROW_SIZE
 
 
 class _Generation(NamedTuple):
@@ -254,7 +254,11 @@ class Geofence:
             else compiled.verdict_number(compiled.decide(row, "/", "GET"))
         )
         entry = (*row, number)
-        gen.cache.put(address.original, entry)
+        cache = gen.cache
+        if len(cache) < cache.maxsize:  # put(), without its frame
+            cache[address.original] = entry
+        else:
+            cache.put(address.original, entry)
         return entry
 
     def _look_again(self, gen: _Generation, address: Address) -> tuple[_Generation, FactsRow]:
@@ -281,10 +285,10 @@ class Geofence:
             log.warning("geofence: lookup of %s failed: %s", address.text, exc)
             partial = getattr(self._geo, "lookup_partial", None)
             if partial is None:
-                return Facts(address, sources=versions, errors=(str(exc),))
+                return facts_row(address, GeoRecord(), versions, (str(exc),))
             # Keep what the sources that still work know; the failure is recorded, not fatal.
             record, errors = partial(address.text)
-            return (*facts_row(address, record, versions)[:-1], errors)
+            return facts_row(address, record, versions, errors)
         return facts_row(address, record, versions)
 
     @staticmethod
@@ -364,7 +368,8 @@ class Geofence:
             stamp,
             LookupCache(self._cache_size),
             versions,
-            (*Facts(None, sources=versions), None),
+            # No address: Facts(None)'s fields, no address fields, no verdict number.
+            (*Facts(None, sources=versions), *(None,) * (ROW_SIZE - len(Facts._fields)), None),
             self._data_serial[0],
             geo_generation,
         )

@@ -6,7 +6,20 @@ from typing import Any, NamedTuple
 
 from geofence.net import Address, Via
 
-__all__ = ["EMPTY_TAGS", "Facts", "FactsRow", "GeoRecord", "facts_of_row", "facts_row"]
+__all__ = [
+    "EMPTY_TAGS",
+    "ROW_ORIGINAL",
+    "ROW_PACKED",
+    "ROW_SIZE",
+    "ROW_VERSION",
+    "ROW_VIA",
+    "Facts",
+    "FactsRow",
+    "GeoRecord",
+    "address_fields",
+    "facts_of_row",
+    "facts_row",
+]
 
 EMPTY_TAGS: frozenset[str] = frozenset()
 
@@ -68,24 +81,36 @@ class Facts(NamedTuple):
 
 
 FactsRow = tuple[Any, ...]
-"""``Facts`` in the form the engine caches: the same positions, but an exact ``tuple`` whose
-every member is atomic (the address as ``(text, version, packed, original, via text)``, empty
-tags as ``()``). CPython's collector stops tracking such a tuple at its first pass, so a cache
-of tens of thousands of rows adds nothing to the full collections: cached ``Facts`` named
-tuples (never untracked) cost ~1 us per uncached lookup in collector time. Every reader of
-facts on the request path (policy checks, ``Decision``) reads by position, so a ``Facts``
-is a valid row too."""
+"""``Facts`` in the form the engine caches: one flat, exact ``tuple`` of atomic values.
+
+Positions 1-10 are those of ``Facts`` (empty tags as ``()``); position 0 is the normalised
+address *text* (or ``None``), and the rest of the address follows at ``ROW_VERSION``,
+``ROW_PACKED``, ``ROW_ORIGINAL`` and ``ROW_VIA`` (the ``Via`` value as text). CPython's
+collector stops tracking an exact tuple of atomic values at its first pass, so a cache of tens
+of thousands of rows costs the full collections nothing: cached ``Facts`` named tuples (never
+untracked) cost ~1 us per uncached lookup in collector time, and a nested address tuple kept
+every row tracked one pass longer. Readers of facts on the request path (policy checks,
+``Decision``) read by position and accept a ``Facts`` too (``address_fields`` reads either).
+"""
+
+ROW_VERSION, ROW_PACKED, ROW_ORIGINAL, ROW_VIA = 11, 12, 13, 14
+ROW_SIZE = 15
 
 _new = tuple.__new__
 _VIA_BY_TEXT: dict[str, Via] = {via.value: via for via in Via}
 
 
-def facts_row(address: Address, record: GeoRecord, sources: tuple[str, ...]) -> FactsRow:
+def facts_row(
+    address: Address,
+    record: GeoRecord,
+    sources: tuple[str, ...],
+    errors: tuple[str, ...] = (),
+) -> FactsRow:
     """The row of an address's facts: ``address`` plus one source's (or a merged) record."""
     via = address[4]
     country, registered, represented, regions, continent, asn, as_org, tags = record
     return (
-        (address[0], address[1], address[2], address[3], "direct" if via is _DIRECT else via.value),
+        address[0],
         country,
         registered,
         represented,
@@ -95,8 +120,24 @@ def facts_row(address: Address, record: GeoRecord, sources: tuple[str, ...]) -> 
         as_org,
         tags or (),
         sources,
-        (),
+        errors,
+        address[1],
+        address[2],
+        address[3],
+        "direct" if via is _DIRECT else via.value,
     )
+
+
+def address_fields(facts: FactsRow) -> tuple[str, int, bytes, str, str] | None:
+    """``(text, version, packed, original, via text)`` of a row or a ``Facts``; ``None`` when
+    the address is unknown."""
+    address = facts[0]
+    if address is None:
+        return None
+    if type(address) is str:
+        return address, facts[ROW_VERSION], facts[ROW_PACKED], facts[ROW_ORIGINAL], facts[ROW_VIA]
+    via = address[4]
+    return address[0], address[1], address[2], address[3], via if type(via) is str else via.value
 
 
 def facts_of_row(row: FactsRow) -> Facts:
@@ -104,9 +145,10 @@ def facts_of_row(row: FactsRow) -> Facts:
     if type(row) is Facts:
         return row
     address = row[0]
-    if address is not None and type(address) is not Address:
-        text, version, packed, original, via = address
-        address = _new(Address, (text, version, packed, original, _VIA_BY_TEXT[via]))
+    if address is not None:
+        via = _VIA_BY_TEXT[row[ROW_VIA]]
+        fields = (address, row[ROW_VERSION], row[ROW_PACKED], row[ROW_ORIGINAL], via)
+        address = _new(Address, fields)
     return _new(Facts, (address, *row[1:8], row[8] or EMPTY_TAGS, row[9], row[10]))
 
 

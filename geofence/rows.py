@@ -79,10 +79,11 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
             if record is not None:
                 asn = record["autonomous_system_number"]
                 as_org = record["autonomous_system_organization"]
-        tags = () if feeds is None else feeds.tags_packed(address[2]) or ()
+        packed = address[2]
+        tags = () if feeds is None else feeds.tags_packed(packed) or ()
         via = address[4]
         return (
-            (text, address[1], address[2], address[3], "direct" if via is _DIRECT else via.value),
+            text,
             country,
             registered,
             represented,
@@ -93,6 +94,10 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
             tags,
             versions,
             (),
+            address[1],
+            packed,
+            address[3],
+            "direct" if via is _DIRECT else via.value,
         )
 
     return make

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from geofence.facts import Facts, FactsRow
+from geofence.facts import ROW_PACKED, ROW_VERSION, ROW_VIA, Facts, FactsRow, address_fields
 from geofence.net import Address
 from geofence.policy.models import Conditions, CountryMatch
 
@@ -37,9 +37,7 @@ _ADDRESS, _COUNTRY, _REGISTERED, _REGIONS, _CONTINENT, _ASN, _TAGS = map(
     Facts._fields.index,
     ("address", "country", "registered_country", "regions", "continent", "asn", "tags"),
 )
-_VERSION, _PACKED, _ORIGINAL, _VIA = map(
-    Address._fields.index, ("version", "packed", "original", "via")
-)
+_VERSION, _PACKED, _VIA = map(Address._fields.index, ("version", "packed", "via"))
 
 
 def condition_needs(conditions: Conditions, country_match: CountryMatch) -> frozenset[str]:
@@ -196,8 +194,12 @@ class _Span(NamedTuple):
     members: tuple[tuple[int, int, str], ...]  # the original networks, for the reason
 
 
-def _ranges(nets: list[tuple[int, int, str]], width: int) -> Callable[[bytes], str | None]:
-    """A lookup from packed address to the reason of a network containing it, or ``None``.
+_Find = Callable[[bytes], "str | None"]
+
+
+def _ranges(nets: list[tuple[int, int, str]], width: int) -> tuple[list[bytes], list[bytes], _Find]:
+    """A lookup from packed address to the reason of a network containing it, or ``None``;
+    with the sorted span bounds it searches, so a caller can rule out a miss without a call.
 
     Overlapping networks are merged into sorted spans searched by bisection. The bounds are
     kept as packed bytes: for equal lengths they sort as the numbers do, so the request path
@@ -224,7 +226,7 @@ def _ranges(nets: list[tuple[int, int, str]], width: int) -> Callable[[bytes], s
         value = int.from_bytes(packed, "big")
         return next((r for lo, hi, r in spans[i].members if lo <= value <= hi), None)
 
-    return find
+    return starts, ends, find
 
 
 def _networks(networks: Iterable[str], say: Callable[[str, str], str]) -> Check:
@@ -237,19 +239,29 @@ def _networks(networks: Iterable[str], say: Callable[[str, str], str]) -> Check:
             if n.version == version
         ]
 
-    find4, find6 = _ranges(table(4, "address"), 4), _ranges(table(6, "address"), 16)
-    find_original = _ranges(table(6, "original address"), 16)
+    starts4, ends4, find4 = _ranges(table(4, "address"), 4)
+    find6 = _ranges(table(6, "address"), 16)[2]
+    find_original = _ranges(table(6, "original address"), 16)[2]
     pton, inet6 = socket.inet_pton, socket.AF_INET6
 
     def check(facts: FactsRow, path: str, method: str) -> str | None:
         address = facts[_ADDRESS]
         if address is None:
             return None
-        packed = address[_PACKED]
-        hit = find4(packed) if address[_VERSION] == 4 else find6(packed)
+        if type(address) is str:  # the engine's row: the address fields are flat
+            version, packed, via = facts[ROW_VERSION], facts[ROW_PACKED], facts[ROW_VIA]
+        else:
+            version, packed, via = address[_VERSION], address[_PACKED], address[_VIA]
+        if version == 4:  # a miss, the usual answer, costs the bisection only
+            i = bisect_right(starts4, packed) - 1
+            hit = find4(packed) if i >= 0 and packed <= ends4[i] else None
+        else:
+            hit = find6(packed)
         # A Via member or its text (in a row): a str enum compares equal to its value.
-        if hit is None and address[_VIA] != "direct":
-            hit = find_original(pton(inet6, address[_ORIGINAL]))
+        if hit is None and via != "direct":
+            fields = address_fields(facts)
+            assert fields is not None
+            hit = find_original(pton(inet6, fields[3]))
         return hit
 
     return check
