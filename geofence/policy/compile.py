@@ -14,6 +14,7 @@ from geofence.policy.conditions import (
     condition_needs,
     single_value_table,
 )
+from geofence.policy.index import RuleIndex
 from geofence.policy.models import REQUEST_CONDITIONS, Action, Policy, Rule
 
 __all__ = ["DEFAULT_STATUS", "CompiledPolicy", "Verdict", "evaluate"]
@@ -23,6 +24,7 @@ DEFAULT_STATUS: Mapping[Action, int] = MappingProxyType(
 )
 """The HTTP status of an action when its rule names none."""
 
+_INDEX_FROM = 8  # matchers (after merging shared-table rules) above which RuleIndex is used
 _CACHE_LIMIT = 4096  # bounds the verdicts memoised per rule (one per distinct reason tuple)
 _COUNTRY, _REGISTERED = Facts._fields.index("country"), Facts._fields.index("registered_country")
 
@@ -126,6 +128,8 @@ class CompiledPolicy:
     __slots__ = (
         "_country_unknown",
         "_default",
+        "_each_rule",
+        "_index",
         "_plain",
         "_rules",
         "_unknown_address",
@@ -149,6 +153,7 @@ class CompiledPolicy:
         tags: set[str] = set()
         request_dependent = False
         run: tuple[int, dict[object, Verdict]] | None = None  # the shared-table rules so far
+        each_rule: list[_Matcher] = []  # one matcher per rule, for the index
         for rule in policy.rules:
             blocks = (rule,) if rule.unless is None else (rule, rule.unless)
             checks = compile_checks(rule, rule.name, policy.country_match)
@@ -165,7 +170,9 @@ class CompiledPolicy:
             single = None if unless else single_value_table(rule, rule.name, policy.country_match)
             if single is None:
                 run = None
-                compiled.append(_CompiledRule(reads_address, _rule_matcher(rule, checks, unless)))
+                matcher = _rule_matcher(rule, checks, unless)
+                each_rule.append(matcher)
+                compiled.append(_CompiledRule(reads_address, matcher))
                 continue
             # One fact's value decides: consecutive such rules on the same fact share one dict
             # (the first rule listing a value keeps it, as first-match-wins would).
@@ -174,15 +181,22 @@ class CompiledPolicy:
                 value: Verdict(rule.action, rule.name, (reason,), _status(rule))
                 for value, reason in reasons.items()
             }
+            each_rule.append(_table_matcher(position, verdicts))
             if run is not None and run[0] == position:
                 for value, found in verdicts.items():
                     run[1].setdefault(value, found)
                 continue
-            run = (position, verdicts)
-            compiled.append(_CompiledRule(True, _table_matcher(position, verdicts)))
+            run = (position, dict(verdicts))
+            compiled.append(_CompiledRule(True, _table_matcher(position, run[1])))
         self._rules = tuple(compiled)
-        self._plain: tuple[_Matcher, ...] | None = (
-            None if any(rule.unless for rule in policy.rules) else tuple(m for _, m in compiled)
+        plain = not any(rule.unless for rule in policy.rules)
+        self._plain: tuple[_Matcher, ...] | None = tuple(m for _, m in compiled) if plain else None
+        # Past a few rules, finding the candidates by lookup beats trying each in turn.
+        self._each_rule = tuple(each_rule)
+        self._index = (
+            RuleIndex(policy.rules, policy.country_match)
+            if plain and len(compiled) > _INDEX_FROM
+            else None
         )
         self.needs_by_rule: Mapping[str, frozenset[str]] = MappingProxyType(needs_by_rule)
         """Fact kinds each rule reads, by rule name."""
@@ -237,6 +251,13 @@ class CompiledPolicy:
         ``facts`` is a ``Facts`` or the engine's ``FactsRow`` (the same positions).
         """
         no_address = facts[0] is None
+        if self._index is not None and not no_address:
+            each_rule = self._each_rule
+            for number in self._index.candidates(facts):
+                found = each_rule[number](facts, path, method)
+                if found is not None:
+                    return found  # type: ignore[return-value]
+            return self._unknown_country if self._country_unknown(facts) else self._default
         if self._plain is not None and not no_address:
             # No rule has an ``unless``, so a matcher returns a verdict or None: a plain loop.
             for match in self._plain:

@@ -12,7 +12,7 @@ import ipaddress
 import re
 import socket
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import NamedTuple
 
 from geofence.facts import ROW_PACKED, ROW_VERSION, ROW_VIA, Facts, FactsRow, address_fields
@@ -90,6 +90,20 @@ def single_value_table(
         return None
     tables = _value_tables(conditions, country_match, _sayer(rule, ""))
     return tables[0] if len(tables) == 1 else None
+
+
+def indexable_values(
+    conditions: Conditions, country_match: CountryMatch
+) -> tuple[int, Collection[object]] | None:
+    """``(fact position, values)`` of one condition that is a lookup of a fact's value
+    (``countries`` read at one position, ``continents``, ``asns``), for ``RuleIndex``."""
+    if conditions.countries and country_match != "either":
+        return (_COUNTRY if country_match == "location" else _REGISTERED), conditions.countries
+    if conditions.continents:
+        return _CONTINENT, conditions.continents
+    if conditions.asns:
+        return _ASN, conditions.asns
+    return None
 
 
 def _sayer(rule: str, where: str) -> Callable[[str, str], str]:
