@@ -248,11 +248,12 @@ class Geofence:
             # and look again, so facts, versions and cache are one generation.
             gen, row = self._look_again(gen, address)
         compiled = gen.compiled
-        number = (
-            None
-            if compiled.request_dependent
-            else compiled.verdict_number(compiled.decide(row, "/", "GET"))
-        )
+        number = None
+        if not compiled.request_dependent:
+            verdict = compiled.decide(row, "/", "GET")
+            number = compiled.number_of_id(id(verdict))
+            if number is None:
+                number = compiled.verdict_number(verdict)
         entry = (*row, number)
         cache = gen.cache
         if len(cache) < cache.maxsize:  # put(), without its frame

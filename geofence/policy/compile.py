@@ -139,6 +139,7 @@ class CompiledPolicy:
         "_verdict_lock",
         "needs",
         "needs_by_rule",
+        "number_of_id",
         "policy",
         "request_dependent",
         "tags",
@@ -211,6 +212,9 @@ class CompiledPolicy:
         self.verdicts: Sequence[Verdict] = self._verdict_list
         """Every verdict ``verdict_number`` has numbered, at its number (grows, never shrinks)."""
         self._verdict_index: dict[int, int] = {}
+        self.number_of_id: Callable[[int], int | None] = self._verdict_index.get
+        """``id(verdict)`` -> its number when it has one: ``verdict_number`` without a frame,
+        for the request path (which calls ``verdict_number`` when this gives ``None``)."""
         self._verdict_lock = threading.Lock()
 
     def _build_fallbacks(self, policy: Policy) -> None:
