@@ -26,7 +26,7 @@ from geofence.facts import GeoRecord
 from geofence.reputation.catalog import CATALOG, EMBEDDED, FeedSpec
 from geofence.reputation.parsers import ParsedFeed, parse_feed
 from geofence.reputation.ranges import RangeSet, RangeSetBuilder
-from geofence.tags import FEED_PREFIX
+from geofence.tags import FEED_PREFIX, GEOFEED_PREFIX
 
 __all__ = ["FeedSet", "FeedStatus", "FeedsSpec", "StalePolicy", "open_feeds"]
 
@@ -65,12 +65,14 @@ class _Feed:
     """The mutable state of one feed (changed under the FeedSet's lock only)."""
 
     __slots__ = (
-        "bad", "digest", "error", "etag", "last_modified", "ranges", "source", "spec", "updated",
+        "bad", "digest", "error", "etag", "last_modified", "places", "ranges", "source", "spec",
+        "updated",
     )  # fmt: skip
 
     def __init__(self, spec: FeedSpec) -> None:
         self.spec = spec
         self.ranges: list[tuple[int, int, int]] = []
+        self.places: list[tuple[int, int, int, str, str | None]] = []  # geofeed rows' places
         self.bad = 0
         self.source = "none"
         self.updated: float | None = None
@@ -209,7 +211,8 @@ class FeedSet:
         if found is None:
             return []
         network, labels = found
-        return [(name, self._feeds[name].spec.tag, network) for name in sorted(labels)]
+        names = sorted(labels & self._feeds.keys())  # not the geofeed:<place> labels
+        return [(name, self._feeds[name].spec.tag, network) for name in names]
 
     def group(self, name: str) -> Callable[[bytes], bool] | None:
         """A trusted-proxy predicate for a feed or group name, following refreshes."""
@@ -292,7 +295,7 @@ class FeedSet:
             self.record_error(name, str(exc))
             raise
         with self._lock:
-            feed.ranges, feed.bad = parsed.ranges, parsed.bad
+            feed.ranges, feed.places, feed.bad = parsed.ranges, parsed.places, parsed.bad
             feed.source, feed.updated, feed.error = "download", self._clock(), None
             feed.etag, feed.last_modified = etag, last_modified
             feed.digest = hashlib.sha256(body).hexdigest()
@@ -316,6 +319,7 @@ class FeedSet:
             labels = frozenset({feed.spec.name})
             for version, first, last in feed.ranges:
                 builder.add(version, first, last, labels)
+            _add_places(builder, feed)
         ranges = builder.build()
         always: frozenset[str] = frozenset()
         if self.on_stale == "closed":
@@ -329,9 +333,16 @@ class FeedSet:
         always_record = _MISS if not always else GeoRecord(tags=always)
         return _State(ranges, records, always_record)
 
-    def _tags_of(self, names: frozenset[str]) -> frozenset[str]:
-        tags = {self._feeds[n].spec.tag for n in names}
-        return frozenset(tags | {FEED_PREFIX + n for n in names})
+    def _tags_of(self, labels: frozenset[str]) -> frozenset[str]:
+        """Tags for range labels: a feed name gives its tag and ``feed:<name>``, a geofeed
+        label (``geofeed:GB``) is the tag itself."""
+        tags: set[str] = set()
+        for label in labels:
+            if label.startswith(GEOFEED_PREFIX):
+                tags.add(label)
+            else:
+                tags.update((self._feeds[label].spec.tag, FEED_PREFIX + label))
+        return frozenset(tags)
 
     def __enter__(self) -> FeedSet:
         return self
@@ -416,7 +427,24 @@ def _load_initial(feed: _Feed, cache_dir: Path | None) -> None:
 
 
 def _set(feed: _Feed, parsed: ParsedFeed, source: str, updated: float | None) -> None:
-    feed.ranges, feed.bad, feed.source, feed.updated = parsed.ranges, parsed.bad, source, updated
+    feed.ranges, feed.places, feed.bad = parsed.ranges, parsed.places, parsed.bad
+    feed.source, feed.updated = source, updated
+
+
+def _add_places(builder: RangeSetBuilder, feed: _Feed) -> None:
+    """A geofeed's rows again, labelled also ``geofeed:<country>`` (and ``geofeed:<region>``):
+    the builder unions them with the feed's own label over the same ranges."""
+    name = feed.spec.name
+    labels: dict[tuple[str, str | None], frozenset[str]] = {}  # one frozenset per place
+    for version, first, last, country, region in feed.places:
+        key = (country, region)
+        found = labels.get(key)
+        if found is None:
+            tags = {name, GEOFEED_PREFIX + country}
+            if region is not None:
+                tags.add(GEOFEED_PREFIX + region)
+            found = labels[key] = frozenset(tags)
+        builder.add(version, first, last, found)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

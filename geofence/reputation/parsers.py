@@ -14,6 +14,7 @@ FireHOL netsets, Spamhaus text, the Tor bulk exit list, exploded IPv6), ``tordns
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,10 @@ class ParsedFeed:
     """The first few bad entries, with their line or position."""
     meta: dict[str, str] = field(default_factory=dict)
     """What the feed says about itself: a timestamp, a sync token, a record count."""
+    places: list[tuple[int, int, int, str, str | None]] = field(default_factory=list)
+    """Geofeeds only: ``(version, first, last, country, region)`` per valid row with a
+    country, upper case (``"GB"``, ``"GB-EN"``; region ``None`` when the row has none or
+    a malformed one). ``ranges`` holds every valid row all the same."""
 
     def add(self, text: str, where: str) -> None:
         """Add one range text, or count it as bad."""
@@ -225,7 +230,7 @@ def parse_geofeed(body: bytes, select: Sequence[str] = ()) -> ParsedFeed:
 
     As the MaxMind verifier reads it: fields are trimmed, a row needs at least 5 fields (a 6th
     is ignored), and an empty or unparsable prefix makes the row invalid. ``select`` keeps
-    only rows of those countries.
+    only rows of those countries. Rows with a country also go to ``places`` (see ``_place``).
     """
     parsed = ParsedFeed()
     countries: set[str] = set()
@@ -242,8 +247,29 @@ def parse_geofeed(body: bytes, select: Sequence[str] = ()) -> ParsedFeed:
         parsed.add(fields[0], f"line {number}")
         if parsed.count > before and fields[1]:
             countries.add(fields[1].upper())
+            place = _place(fields[1], fields[2])
+            if place is not None:
+                parsed.places.append((*parsed.ranges[-1], *place))
     parsed.meta["countries"] = ",".join(sorted(countries))
     return parsed
+
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_REGION = re.compile(r"([A-Z]{2})-[A-Z0-9]{1,3}")
+
+
+def _place(country: str, region: str) -> tuple[str, str | None] | None:
+    """``(country, region)`` of a geofeed row, upper case, or ``None`` without a usable country.
+
+    The region is kept as published (Apple writes ``GB-EN`` where ISO 3166-2 has ``GB-ENG``)
+    when it is ``<country>-<1 to 3 letters or digits>``; anything else drops just the region.
+    """
+    # ASCII is checked before upper-casing: "ß".upper() is "SS".
+    country = country.upper() if country.isascii() else ""
+    if not _COUNTRY.fullmatch(country):
+        return None
+    shape = _REGION.fullmatch(region.upper()) if region.isascii() else None
+    return country, (shape[0] if shape is not None and shape[1] == country else None)
 
 
 def _meta(data: Mapping[str, Any], *keys: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from geofence.errors import ConfigurationError, PolicyError, PolicyProblem
 from geofence.geo import CompositeGeo, GeoSource
 from geofence.reputation.catalog import CATALOG, FeedSpec
 from geofence.reputation.feedset import FeedSet, FeedsSpec
-from geofence.tags import FEED_PREFIX
+from geofence.tags import FEED_PREFIX, GEOFEED_PREFIX
 
 if TYPE_CHECKING:
     from geofence.policy import Policy
@@ -79,8 +79,10 @@ def proxy_groups(
 
 
 def check_feed_tags(policy: Policy, geo: GeoSource) -> None:
-    """Raise ``PolicyError`` when a rule names ``feed:<name>`` and no such feed is configured."""
+    """Raise ``PolicyError`` when a rule names ``feed:<name>`` and no such feed is configured,
+    or ``geofeed:<place>`` and no configured feed is a geofeed."""
     names = {n for fs in feed_sets(geo) for n in fs.names}
+    geofeed = any(fs.spec(n).format == "geofeed" for fs in feed_sets(geo) for n in fs.names)
     problems = []
     for item in policy.rules:
         rule = item.name
@@ -91,6 +93,17 @@ def check_feed_tags(policy: Policy, geo: GeoSource) -> None:
                     PolicyProblem(
                         f"uses {tag}, but no feed {tag[len(FEED_PREFIX) :]!r} is configured "
                         f"(configured: {configured})",
+                        rule=rule,
+                        path=f"rules ({rule})",
+                    )
+                )
+            elif tag.startswith(GEOFEED_PREFIX) and not geofeed:
+                configured = ", ".join(sorted(names)) or "none (pass feeds=)"
+                problems.append(
+                    PolicyProblem(
+                        f"uses {tag}, but no configured feed is a geofeed (format: geofeed), "
+                        f"so no address gets geofeed: tags (configured: {configured}); add one, "
+                        "e.g. feeds=['apple-relay'] or a FeedSpec(format='geofeed', path=...)",
                         rule=rule,
                         path=f"rules ({rule})",
                     )
