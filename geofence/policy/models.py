@@ -154,7 +154,8 @@ class Conditions(BaseModel):
     networks: Networks = ()
     """CIDR networks (no host bits), matched on the normalised and the original address."""
     tags: Tags = ()
-    """Reputation tags from ``geofence.tags.KNOWN_TAGS`` or ``feed:<name>``."""
+    """Reputation tags from ``geofence.tags.KNOWN_TAGS``, ``feed:<name>``, or a geofeed's
+    ``geofeed:<CC>`` / ``geofeed:<CC>-<region>``."""
     paths: Paths = ()
     """Case-sensitive fnmatch globs on the URL path (without the query string)."""
     methods: Methods = ()

@@ -252,6 +252,10 @@ class FeedSet:
 
     # -- updates ----------------------------------------------------------------------------
 
+    def places(self, name: str) -> int:
+        """How many geofeed rows of feed ``name`` in service say where they are."""
+        return len(self._feeds[name].places)
+
     def feed_state(self, name: str) -> tuple[int, str | None, str | None]:
         """``(entries, etag, last_modified)`` of feed ``name``, for a conditional download."""
         feed = self._feeds[name]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from geofence.errors import ConfigurationError, PolicyError, PolicyProblem
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from geofence.policy import Policy
 
 __all__ = ["check_feed_tags", "feed_sets", "proxy_groups", "with_feeds", "with_policy_feeds"]
+
+log = logging.getLogger("geofence")
 
 
 def with_policy_feeds(spec: FeedsSpec, policy_feeds: tuple[FeedSpec, ...]) -> FeedsSpec:
@@ -110,3 +113,18 @@ def check_feed_tags(policy: Policy, geo: GeoSource) -> None:
                 )
     if problems:
         raise PolicyError(problems)
+    places = sum(fs.places(n) for fs in feed_sets(geo) for n in fs.names)
+    if places == 0 and any(t.startswith(GEOFEED_PREFIX) for t in _policy_tags(policy)):
+        # E.g. apple-relay before its first download: its shipped snapshot has no countries.
+        log.warning(
+            "geofence: the policy names geofeed: tags, but no geofeed in service has places "
+            "yet (a shipped snapshot without countries?): those rules match nothing until "
+            "a download brings them"
+        )
+
+
+def _policy_tags(policy: Policy) -> Iterator[str]:
+    for rule in policy.rules:
+        yield from rule.tags
+        if rule.unless is not None:
+            yield from rule.unless.tags

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -377,11 +378,24 @@ def test_naming_geofeed_tags_without_a_geofeed_feed_is_a_policy_error(
     assert "'uk'" in str(caught.value)
 
 
-def test_a_geofeed_feed_of_the_catalog_satisfies_the_check() -> None:
-    # apple-relay is a geofeed whose snapshot has no places: accepted, matching nothing yet.
+def test_a_geofeed_feed_of_the_catalog_satisfies_the_check(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # apple-relay is a geofeed whose snapshot has no places: accepted, matching nothing yet,
+    # and the construction says so.
     policy = {**POLICY, "rules": POLICY["rules"][:1]}
-    with Geofence(policy, feeds=["apple-relay"], reload_interval=None) as fence:
+    with caplog.at_level(logging.WARNING, logger="geofence"):
+        fence = Geofence(policy, feeds=["apple-relay"], reload_interval=None)
+    with fence:
         assert fence.evaluate("104.28.28.1").rule is None
+    assert "no geofeed in service has places" in caplog.text
+
+
+def test_a_geofeed_with_places_raises_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    policy = {**POLICY, "rules": POLICY["rules"][:1]}
+    with caplog.at_level(logging.WARNING, logger="geofence"):
+        Geofence(policy, feeds=["apple-relay", "digitalocean"], reload_interval=None).close()
+    assert "no geofeed in service has places" not in caplog.text
 
 
 @pytest.mark.parametrize(
