@@ -76,9 +76,9 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
         asn = as_org = None
         if numbers is not None:
             record = numbers.reader.get(text)
-            if record is not None:
-                asn = record["autonomous_system_number"]
-                as_org = record["autonomous_system_organization"]
+            if record is not None:  # GeoLite2-ASN records may lack the organisation
+                asn = record.get("autonomous_system_number")
+                as_org = record.get("autonomous_system_organization")
         packed = address[2]
         tags = () if feeds is None else feeds.tags_packed(packed) or ()
         via = address[4]
