@@ -86,6 +86,7 @@ class _State(NamedTuple):
     ranges: RangeSet
     records: dict[frozenset[str], GeoRecord]
     always: GeoRecord
+    tags_packed: Callable[[bytes], frozenset[str]]  # see FeedSet.tags_packed
 
 
 class FeedSet:
@@ -126,7 +127,7 @@ class FeedSet:
             _load_initial(feed, self.cache_dir)
         self._stale = self._stale_names()
         self.generation = 0  # bumped before each swap of _state, like MMDBSource's
-        self._state = self._build()
+        self._install(self._build())
 
     # -- the GeoSource protocol ---------------------------------------------------------------
 
@@ -141,12 +142,6 @@ class FeedSet:
         if labels is None:
             return state.always
         return state.records[labels]
-
-    def tags_packed(self, packed: bytes) -> frozenset[str]:
-        """The tags for the 4 or 16 bytes of a normalised address (``Address.packed``)."""
-        state = self._state
-        labels = state.ranges.labels_packed(packed)
-        return (state.always if labels is None else state.records[labels]).tags
 
     @property
     def version(self) -> str:
@@ -169,7 +164,7 @@ class FeedSet:
                 _log_staleness(stale - self._stale, self._stale - stale, self.on_stale)
                 if self.on_stale != "keep":
                     self.generation += 1
-                    self._state = self._build()
+                    self._install(self._build())
                     self._swapped = True
             self._stale = stale
             swapped, self._swapped = self._swapped, False
@@ -307,12 +302,18 @@ class FeedSet:
                 _atomic_write(self.cache_dir / f"{name}.body", body)
                 _write_meta(self.cache_dir, feed)
             self.generation += 1
-            self._state = self._build()
+            self._install(self._build())
             self._swapped = True
         return parsed
 
     def _stale_names(self) -> frozenset[str]:
         return frozenset(s.name for s in self.health() if s.stale)
+
+    def _install(self, state: _State) -> None:
+        self._state = state
+        self.tags_packed: Callable[[bytes], frozenset[str]] = state.tags_packed
+        """The tags for the 4 or 16 bytes of a normalised address (``Address.packed``): the
+        engine's hot path, one call (replaced with the data on each swap)."""
 
     def _build(self) -> _State:
         stale = self._stale_names() if self.on_stale != "keep" else frozenset()
@@ -335,7 +336,8 @@ class FeedSet:
             for labels in ranges.label_sets
         }
         always_record = _MISS if not always else GeoRecord(tags=always)
-        return _State(ranges, records, always_record)
+        tags = ranges.packed_lookup([records[ls].tags for ls in ranges.label_sets], always)
+        return _State(ranges, records, always_record, tags)
 
     def _tags_of(self, labels: frozenset[str]) -> frozenset[str]:
         """Tags for range labels: a feed name gives its tag and ``feed:<name>``, a geofeed

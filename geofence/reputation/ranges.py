@@ -19,11 +19,13 @@ from __future__ import annotations
 import socket
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple, TypeVar
 
 from geofence.errors import AddressError
 from geofence.net import Address, normalize
+
+T = TypeVar("T")
 
 __all__ = ["RangeSet", "RangeSetBuilder", "parse_range"]
 
@@ -150,6 +152,7 @@ class RangeSet:
         "_v6",
         "_v6_ends",
         "_v6_starts",
+        "labels_packed",
     )
 
     def __init__(self, v4: _Family, v6: _Family, label_sets: tuple[frozenset[str], ...]) -> None:
@@ -162,6 +165,10 @@ class RangeSet:
         self._v4_shift, self._v4_index = _bucket_index(v4.starts)
         self._v6_starts = v6.starts
         self._v6_ends = v6.ends
+        self.labels_packed: Callable[[bytes], frozenset[str] | None] = self.packed_lookup(
+            label_sets, None
+        )
+        """The labels of the range holding these 4 or 16 bytes, or ``None``: the hot path."""
 
     # -- construction ---------------------------------------------------------------------
 
@@ -194,18 +201,28 @@ class RangeSet:
         i = bisect_right(self._v6_starts, value) - 1
         return i if i >= 0 and value <= self._v6_ends[i] else -1
 
-    def labels_packed(self, packed: bytes) -> frozenset[str] | None:
-        """The labels of the range holding these 4 or 16 bytes, or ``None``: the hot path."""
-        value = int.from_bytes(packed, "big")
-        if len(packed) == 4:
-            index = self._v4_index
-            bucket = value >> self._v4_shift
-            i = bisect_right(self._v4_starts, value, index[bucket], index[bucket + 1]) - 1
-            if i >= 0 and value <= self._v4_ends[i]:
-                return self._label_sets[self._v4.labels[i]]
-            return None
-        i = self._find6(value)
-        return self._label_sets[self._v6.labels[i]] if i >= 0 else None
+    def packed_lookup(self, values: Sequence[T], miss: T) -> Callable[[bytes], T]:
+        """A function from the 4 or 16 bytes of an address to ``values[k]``, where ``k`` is
+        the number of the label set (``label_sets[k]``) of the range holding it, or ``miss``.
+
+        The hot path: one call, the arrays bound as locals (a ``FeedSet`` maps label sets to
+        the tags they give this way).
+        """
+        starts4, ends4, labels4 = self._v4_starts, self._v4_ends, self._v4.labels
+        shift, index = self._v4_shift, self._v4_index
+        starts6, ends6, labels6 = self._v6_starts, self._v6_ends, self._v6.labels
+        from_bytes = int.from_bytes
+
+        def lookup(packed: bytes) -> T:
+            value = from_bytes(packed, "big")
+            if len(packed) == 4:
+                bucket = value >> shift
+                i = bisect_right(starts4, value, index[bucket], index[bucket + 1]) - 1
+                return values[labels4[i]] if i >= 0 and value <= ends4[i] else miss
+            i = bisect_right(starts6, value) - 1
+            return values[labels6[i]] if i >= 0 and value <= ends6[i] else miss
+
+        return lookup
 
     def match(self, address: Address | str) -> tuple[str, frozenset[str]] | None:
         """``(network, labels)`` for the range holding ``address``, or ``None``.
