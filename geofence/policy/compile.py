@@ -11,11 +11,12 @@ from geofence.facts import Facts, FactsRow
 from geofence.policy.conditions import (
     Check,
     compile_checks,
+    compile_verdict_check,
     condition_needs,
     single_value_table,
 )
 from geofence.policy.index import RuleIndex
-from geofence.policy.models import REQUEST_CONDITIONS, Action, Policy, Rule
+from geofence.policy.models import REQUEST_CONDITIONS, Action, CountryMatch, Policy, Rule
 
 __all__ = ["DEFAULT_STATUS", "CompiledPolicy", "Verdict", "evaluate"]
 
@@ -65,6 +66,20 @@ def _table_matcher(position: int, verdicts: dict[object, Verdict]) -> _Matcher:
     return match_value
 
 
+def _matcher(rule: Rule, country_match: CountryMatch) -> _Matcher:
+    if rule.unless is None and len(rule.used) == 1:
+        # The common shape, one condition and no exception: the check answers the verdict.
+        action, name, status = rule.action, rule.name, _status(rule)
+        return compile_verdict_check(
+            rule, name, country_match, lambda reason: Verdict(action, name, (reason,), status)
+        )
+    checks = compile_checks(rule, rule.name, country_match)
+    unless: tuple[Check, ...] = ()
+    if rule.unless is not None:
+        unless = compile_checks(rule.unless, rule.name, country_match, "unless.")
+    return _rule_matcher(rule, checks, unless)
+
+
 def _rule_matcher(rule: Rule, checks: tuple[Check, ...], unless: tuple[Check, ...]) -> _Matcher:
     action, name = rule.action, rule.name
     status = _status(rule)
@@ -95,24 +110,7 @@ def _rule_matcher(rule: Rule, checks: tuple[Check, ...], unless: tuple[Check, ..
                 return found
         return verdict(tuple(reasons))
 
-    if len(checks) != 1 or unless:
-        return match
-    (only,) = checks
-    by_reason: dict[str, Verdict] = {}  # keyed by the str: no 1-tuple built per request
-
-    # The common shape, one condition and no exceptions, skips the list and tuple building.
-    def match_one(facts: FactsRow, path: str, method: str) -> Verdict | str | None:
-        reason = only(facts, path, method)
-        if reason is None:
-            return None
-        found = by_reason.get(reason)
-        if found is None:
-            found = verdict((reason,))
-            if len(by_reason) < _CACHE_LIMIT:
-                by_reason[reason] = found
-        return found
-
-    return match_one
+    return match
 
 
 class CompiledPolicy:
@@ -157,10 +155,6 @@ class CompiledPolicy:
         each_rule: list[_Matcher] = []  # one matcher per rule, for the index
         for rule in policy.rules:
             blocks = (rule,) if rule.unless is None else (rule, rule.unless)
-            checks = compile_checks(rule, rule.name, policy.country_match)
-            unless: tuple[Check, ...] = ()
-            if rule.unless is not None:
-                unless = compile_checks(rule.unless, rule.name, policy.country_match, "unless.")
             used = {field for block in blocks for field in block.used}
             needs_by_rule[rule.name] = frozenset().union(
                 *(condition_needs(b, policy.country_match) for b in blocks)
@@ -168,10 +162,13 @@ class CompiledPolicy:
             tags.update(t for block in blocks for t in block.tags)
             request_dependent = request_dependent or bool(used & set(REQUEST_CONDITIONS))
             reads_address = bool(used - set(REQUEST_CONDITIONS))
-            single = None if unless else single_value_table(rule, rule.name, policy.country_match)
+            plain_rule = rule.unless is None
+            single = (
+                single_value_table(rule, rule.name, policy.country_match) if plain_rule else None
+            )
             if single is None:
                 run = None
-                matcher = _rule_matcher(rule, checks, unless)
+                matcher = _matcher(rule, policy.country_match)
                 each_rule.append(matcher)
                 compiled.append(_CompiledRule(reads_address, matcher))
                 continue

@@ -13,13 +13,22 @@ import re
 import socket
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from geofence.facts import ROW_PACKED, ROW_VERSION, ROW_VIA, Facts, FactsRow, address_fields
 from geofence.net import Address
 from geofence.policy.models import Conditions, CountryMatch
 
-__all__ = ["Check", "compile_checks", "condition_needs"]
+__all__ = [
+    "Check",
+    "compile_checks",
+    "compile_verdict_check",
+    "condition_needs",
+    "indexable_values",
+    "single_value_table",
+]
+
+V = TypeVar("V")
 
 Check = Callable[[FactsRow, str, str], "str | None"]
 """A compiled condition: the reason it matched, or ``None``."""
@@ -53,9 +62,37 @@ def compile_checks(
     conditions: Conditions, rule: str, country_match: CountryMatch, where: str = ""
 ) -> tuple[Check, ...]:
     """One check per condition set in ``conditions``; ``where`` prefixes field names."""
-    say = _sayer(rule, where)
-    checks: list[Check] = []
-    c = conditions
+    return _checks(conditions, rule, country_match, where, _same)
+
+
+def compile_verdict_check(
+    conditions: Conditions, rule: str, country_match: CountryMatch, verdict: Callable[[str], V]
+) -> Callable[[FactsRow, str, str], V | None]:
+    """The check of a one-condition block, answering ``verdict(reason)`` instead of the reason.
+
+    Every reason a check can give is written when it is compiled, so ``verdict`` runs then,
+    once per reason, and a match costs the check alone: no mapping from reason to verdict per
+    request. Raises ``ValueError`` unless ``conditions`` sets exactly one condition.
+    """
+    checks = _checks(conditions, rule, country_match, "", verdict)
+    if len(checks) != 1:
+        raise ValueError(f"{len(checks)} conditions, not one")
+    return checks[0]
+
+
+def _same(reason: str) -> str:
+    return reason
+
+
+def _checks(
+    c: Conditions, rule: str, country_match: CountryMatch, where: str, wrap: Callable[[str], Any]
+) -> tuple[Callable[[FactsRow, str, str], Any], ...]:
+    base = _sayer(rule, where)
+
+    def say(what: str, field: str) -> Any:
+        return wrap(base(what, field))
+
+    checks: list[Callable[[FactsRow, str, str], Any]] = []
     # Request-only checks first: they are the cheapest and need no facts.
     if c.methods:
         checks.append(_methods({m: say(f"method {m}", "methods") for m in c.methods}))
@@ -72,7 +109,9 @@ def compile_checks(
         checks.append(_tags({t: say(f"tag {t}", "tags") for t in c.tags}))
     if c.networks:
         checks.append(
-            _networks(c.networks, lambda n, a: f"{a} is in {n} (rule {rule!r} {where}networks)")
+            _networks(
+                c.networks, lambda n, a: wrap(f"{a} is in {n} (rule {rule!r} {where}networks)")
+            )
         )
     return tuple(checks)
 
