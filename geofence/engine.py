@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from geofence.errors import (
 )
 from geofence.facts import ROW_SIZE, Facts, FactsRow, GeoRecord, facts_of_row, facts_row
 from geofence.geo import GeoSource, open_geo
-from geofence.net import Address, Normalizer
+from geofence.net import Address, Normalizer, Via
 from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
 from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
 from geofence.reputation.fetch import AsyncRefresher, Refresher
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["Geofence"]
 
 log = logging.getLogger("geofence")
+
+_new = tuple.__new__
+_inet_pton, _AF_INET = socket.inet_pton, socket.AF_INET
+_DIRECT = Via.DIRECT
 
 PolicySource = Union[str, "os.PathLike[str]", Mapping[str, Any], Policy]
 GeoSpec = Union[
@@ -165,16 +170,22 @@ class Geofence:
         try:
             if type(request) is str:
                 entry = gen.cache.get(request)
-                if entry is None:  # normalised here, not in a helper: one frame less
+                if entry is None:
                     try:
-                        address = self._normalizer.normalize(request)
-                    except AddressError:
+                        # A bare dotted quad, the usual case: inet_pton accepts only the
+                        # canonical form, so it is all Normalizer.normalize does for one.
+                        packed = _inet_pton(_AF_INET, request)
+                        address: Address | None = _new(
+                            Address, (request, 4, packed, request, _DIRECT)
+                        )
+                    except (OSError, ValueError):
+                        address = self._normalize_or_none(request)
+                    if address is None:
                         pass  # entry stays None: the unknown action, below
+                    elif address.original == request:  # already looked up in vain
+                        entry = self._new_entry(gen, address)
                     else:
-                        if address.original == request:  # already looked up in vain
-                            entry = self._new_entry(gen, address)
-                        else:
-                            entry = self._entry(gen, request, address)
+                        entry = self._entry(gen, request, address)
                 if entry is None:
                     client = ClientIP(None, "peer", request[:128], "not a valid IP address")
                     decision = self._decide(gen, gen.unknown, client, "/", "GET")
@@ -223,6 +234,12 @@ class Geofence:
         if address is None:
             return gen.unknown
         return self._entry(gen, address.original, address)
+
+    def _normalize_or_none(self, text: str) -> Address | None:
+        try:
+            return self._normalizer.normalize(text)
+        except AddressError:
+            return None
 
     def _entry(self, gen: _Generation, text: str, address: Address) -> _Entry:
         """The entry for ``address``, which arrived as ``text``: cached under both."""
