@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import maxminddb
@@ -30,6 +31,22 @@ def _uncached_ns(gf: Geofence, addresses: Sequence[str], repeat: int) -> float:
     return sorted(samples)[len(samples) // 2]
 
 
+def _paired_uncached(
+    gf: Geofence, raw: Callable[[str], None], addresses: Sequence[str], repeat: int
+) -> tuple[float, float]:
+    """The median uncached cost and the median of per-pair ratios to ``raw``, each pair
+    measured back to back, so a drift of the machine's speed during the run (it happens:
+    the same raw figure moved by 20% between runs) moves both sides of a ratio alike."""
+    costs, ratios = [], []
+    for _ in range(repeat):
+        base = per_call_ns(each(raw, addresses), len(addresses), 1)
+        gf.clear_cache()
+        cost = per_call_ns(each(gf.evaluate, addresses), len(addresses), 1)
+        costs.append(cost)
+        ratios.append(ratio(cost, base))
+    return statistics.median(costs), statistics.median(ratios)
+
+
 def _cached_ns(gf: Geofence, addresses: Sequence[str], repeat: int) -> float:
     for a in addresses:
         gf.evaluate(a)
@@ -41,17 +58,15 @@ def limit_and_evaluate(sizes: Sizes, addresses: Sequence[str]) -> Section:
     s = Section("evaluate")
     n, rep = len(addresses), sizes.repeat
     country_path, asn_path = default_geo_paths()
-    with (
-        maxminddb.open_database(str(country_path)) as country,
-        maxminddb.open_database(str(asn_path)) as asn,
-    ):
+    country = maxminddb.open_database(str(country_path))
+    asn = maxminddb.open_database(str(asn_path))
 
-        def both(a: str) -> None:
-            country.get(a)
-            asn.get(a)
+    def both(a: str) -> None:
+        country.get(a)
+        asn.get(a)
 
-        raw = per_call_ns(each(country.get, addresses), n, rep)
-        raw2 = per_call_ns(each(both, addresses), n, rep)
+    raw = per_call_ns(each(country.get, addresses), n, rep)
+    raw2 = per_call_ns(each(both, addresses), n, rep)
     feeds = open_feeds("embedded")
     assert feeds is not None
     raw3 = raw2 + per_call_ns(each(feeds.lookup, addresses), n, rep)
@@ -69,19 +84,21 @@ def limit_and_evaluate(sizes: Sizes, addresses: Sequence[str]) -> Section:
     )  # fmt: skip
     try:
         cached = _cached_ns(plain, addresses, rep)
-        uncached = _uncached_ns(plain, addresses, rep)
+        uncached, paired = _paired_uncached(plain, both, addresses, rep)
         cached_f = _cached_ns(fed, addresses, rep)
         uncached_f = _uncached_ns(fed, addresses, rep)
         uncached_t = _uncached_ns(tags, addresses, rep)
     finally:
         for gf in (plain, fed, tags):
             gf.close()
+        country.close()
+        asn.close()
     r = ratio(cached, raw)
     s.add("evaluate() cached", cached, "ns", ratio=r, against="raw country get",
           target="<= 2x", met=r <= 2)  # fmt: skip
-    r = ratio(uncached, raw2)
-    s.add("evaluate() uncached", uncached, "ns", ratio=r, against="raw country + ASN get",
-          target="<= 3x", met=r <= 3)  # fmt: skip
+    s.add("evaluate() uncached", uncached, "ns", ratio=paired, against="raw country + ASN get",
+          target="<= 3x", met=paired <= 3,
+          note=f"median of {rep} pairs: raw gets then evaluate(), alternately")  # fmt: skip
     r = ratio(cached_f, cached)
     s.add("evaluate() cached, embedded feeds", cached_f, "ns", ratio=r,
           against="cached without feeds", target="<= 1.3x", met=r <= 1.3)  # fmt: skip
