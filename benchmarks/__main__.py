@@ -1,7 +1,8 @@
 """``python -m benchmarks``: every section in one run, on the same addresses.
 
 Writes ``benchmarks/RESULTS.md`` and ``benchmarks/feed_scale.png`` (or ``--output DIR``) and
-prints the table. ``--tiny`` runs every section with small sizes (the smoke test uses it).
+prints the table; ``--only SECTION...`` writes ``RESULTS-partial.md`` instead. ``--tiny``
+runs every section with small sizes (the smoke test uses it).
 """
 
 from __future__ import annotations
@@ -90,8 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if scale is not None and scale.series:
         report.plot(scale, args.output / "feed_scale.png")
     command = "python -m benchmarks" + (" --tiny" if args.tiny else "")
+    if args.only:
+        command += " --only " + " ".join(args.only)
     text = report.markdown(sections, elapsed=elapsed, command=command)
-    (args.output / "RESULTS.md").write_text(text)
+    # A partial run must not replace the full table: it gets its own file.
+    name = "RESULTS-partial.md" if args.only else "RESULTS.md"
+    (args.output / name).write_text(text)
     print(text)
     return 0
 

@@ -116,9 +116,12 @@ def test_middleware_section_serves_on_loopback(addresses: list[str]) -> None:
     _peer_row(section, "guard", "fastapi-guard SecurityMiddleware (same app)")
 
 
-def test_main_writes_the_table(tmp_path: Path) -> None:
+def test_main_writes_a_partial_run_beside_the_full_table(tmp_path: Path) -> None:
+    (tmp_path / "RESULTS.md").write_text("the full run")
     assert main(["--tiny", "--only", "policy-scale", "--output", str(tmp_path)]) == 0
-    text = (tmp_path / "RESULTS.md").read_text()
+    assert (tmp_path / "RESULTS.md").read_text() == "the full run"
+    text = (tmp_path / "RESULTS-partial.md").read_text()
+    assert "--only policy-scale" in text
     assert "| section | measure | median |" in text
     assert "evaluate() uncached, 10 rules" in text
     assert "- CPU: " in text
