@@ -8,6 +8,7 @@ with one assignment: a lookup never sees half of an update.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -123,9 +124,17 @@ class FeedSet:
         self._closed = False
         self._stale: frozenset[str] = frozenset()
         self.refresher: object | None = None  # set by fetch.start_refresher
+        if self.cache_dir is not None:
+            _remove_leftovers(self.cache_dir, time.time())
         for feed in self._feeds.values():
             _load_initial(feed, self.cache_dir)
         self._stale = self._stale_names()
+        if self._stale:  # said once here; check_reload() then says when that changes
+            log.warning(
+                "geofence: feeds stale at start (older than their max_age): %s; on_stale=%s",
+                ", ".join(sorted(self._stale)),
+                on_stale,
+            )
         self.generation = 0  # bumped before each swap of _state, like MMDBSource's
         self._install(self._build())
 
@@ -455,12 +464,37 @@ def _add_places(builder: RangeSetBuilder, feed: _Feed) -> None:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TMP_SUFFIX}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+_TMP_SUFFIX = ".tmp"
+_TMP_MAX_AGE = 3600.0  # seconds: older temporary files were left by a killed writer
+
+
+def _remove_leftovers(cache_dir: Path, now: float) -> None:
+    """Delete temporary files a killed process left in the cache directory.
+
+    Only old ones: another process sharing the directory may be writing a young one now.
+    """
+    try:
+        leftovers = list(cache_dir.glob(f".*{_TMP_SUFFIX}"))
+    except OSError:
+        return
+    for path in leftovers:
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > _TMP_MAX_AGE:
+                path.unlink()
+                log.info("geofence: removed %s, left by an interrupted cache write", path)
 
 
 def _write_meta(cache_dir: Path, feed: _Feed) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +196,27 @@ def test_proxy_group_follows_a_refresh(tmp_path: Path) -> None:
     assert not check(bytes([192, 0, 2, 1]))
     feeds.replace("cloudflare", (tmp_path / "cf.txt").read_bytes() + b"\n192.0.2.0/24\n")
     assert check(bytes([192, 0, 2, 1]))
+
+
+def test_feeds_stale_at_start_are_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    fresh = 1_710_201_600.0 + 3600  # an hour after the tor snapshot's date
+    with caplog.at_level(logging.WARNING, logger="geofence"):
+        FeedSet([CATALOG["tor-exits"]], clock=lambda: fresh)
+    assert "stale at start" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="geofence"):
+        FeedSet([CATALOG["tor-exits"]], on_stale="open", clock=lambda: fresh + 30 * DAY)
+    assert "feeds stale at start (older than their max_age): tor-exits; on_stale=open" in (
+        caplog.text
+    )
+
+
+def test_old_temporary_files_of_killed_writers_are_removed(tmp_path: Path) -> None:
+    old = tmp_path / ".tor-exits.body.123.456.tmp"  # what a writer killed mid-write leaves
+    young = tmp_path / ".tor-exits.json.789.1.tmp"  # another process may be writing it now
+    for path in (old, young):
+        path.write_bytes(b"partial")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    FeedSet([CATALOG["tor-exits"]], cache_dir=tmp_path)
+    assert not old.exists()
+    assert young.exists()
