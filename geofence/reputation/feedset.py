@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal, NamedTuple, Union
+from typing import Any, Literal, NamedTuple, Union
 
 from geofence.errors import ConfigurationError, DataError
 from geofence.facts import GeoRecord
@@ -451,7 +451,7 @@ def _add_places(builder: RangeSetBuilder, feed: _Feed) -> None:
     the builder unions them with the feed's own label over the same ranges."""
     name = feed.spec.name
     labels: dict[tuple[str, str | None], frozenset[str]] = {}  # one frozenset per place
-    for version, first, last, country, region in feed.places:
+    for version, first, last, country, region in _most_specific(feed.places):
         key = (country, region)
         found = labels.get(key)
         if found is None:
@@ -460,6 +460,46 @@ def _add_places(builder: RangeSetBuilder, feed: _Feed) -> None:
                 tags.add(GEOFEED_PREFIX + region)
             found = labels[key] = frozenset(tags)
         builder.add(version, first, last, found)
+
+
+_Place = tuple[int, int, int, str, "str | None"]
+
+
+def _most_specific(places: Sequence[_Place]) -> list[_Place]:
+    """The places with overlaps resolved as RFC 8805 asks: a more specific prefix wins over
+    the one it sits in (a /24 listed as US inside a /22 listed as GB is US). Of two rows for
+    the same prefix, the later wins."""
+    out: list[_Place] = []
+    for version in (4, 6):
+        out += _split_nested([p for p in places if p[0] == version])
+    return out
+
+
+def _split_nested(places: list[_Place]) -> list[_Place]:
+    # Prefixes nest or are disjoint, so one sweep, outer before inner, with a stack of the open
+    # prefixes ([next value not yet given out, last value, place]) splits each around those
+    # inside it.
+    out: list[_Place] = []
+    stack: list[list[Any]] = []
+
+    def close(before: int) -> None:
+        while stack and stack[-1][1] < before:
+            cursor, last, place = stack.pop()
+            if cursor <= last:
+                out.append((place[0], cursor, last, place[3], place[4]))
+            if stack:
+                stack[-1][0] = max(stack[-1][0], last + 1)
+
+    for place in sorted(places, key=lambda p: (p[1], -p[2])):
+        first = place[1]
+        close(first)
+        if stack and stack[-1][0] < first:  # the outer prefix up to this one
+            outer = stack[-1]
+            out.append((place[0], outer[0], first - 1, outer[2][3], outer[2][4]))
+            outer[0] = first
+        stack.append([first, place[2], place])
+    close(1 << 128)
+    return out
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -412,3 +412,34 @@ def test_a_malformed_geofeed_tag_is_a_policy_error(tag: str, message: str) -> No
     policy = {"name": "p", "default": "allow", "rules": [rule]}
     with pytest.raises(PolicyError, match=message):
         Geofence(policy, feeds=[_apple()], reload_interval=None)
+
+
+def test_a_more_specific_row_wins_over_the_prefix_it_sits_in(tmp_path: Path) -> None:
+    # RFC 8805 section 2.1.1: a /24 listed as US inside a /22 listed as GB is US, and the
+    # rest of the /22 stays GB; the same for nesting three deep and for IPv6.
+    rows = [
+        "198.51.100.0/22,GB,GB-EN,London,",
+        "198.51.101.0/24,US,US-NJ,Newark,",
+        "198.51.101.128/25,FR,FR-IDF,Paris,",
+        "2001:db8::/32,DE,,,",
+        "2001:db8:1::/48,NL,,,",
+        "203.0.113.0/24,JP,,,",
+        "203.0.113.0/24,KR,,,",  # the same prefix again: the later row wins
+    ]
+    feed = tmp_path / "overlaps.csv"
+    feed.write_text("\n".join(rows) + "\n")
+    feeds = FeedSet([FeedSpec(name="geo", tag="hosting", format="geofeed", path=str(feed))])
+
+    def places(ip: str) -> set[str]:
+        return {t for t in feeds.lookup(ip).tags if t.startswith("geofeed:")}
+
+    assert places("198.51.100.7") == {"geofeed:GB", "geofeed:GB-EN"}
+    assert places("198.51.101.7") == {"geofeed:US", "geofeed:US-NJ"}
+    assert places("198.51.101.200") == {"geofeed:FR", "geofeed:FR-IDF"}
+    assert places("198.51.102.7") == {"geofeed:GB", "geofeed:GB-EN"}
+    assert places("198.51.103.255") == {"geofeed:GB", "geofeed:GB-EN"}
+    assert places("2001:db8::1") == {"geofeed:DE"}
+    assert places("2001:db8:1::1") == {"geofeed:NL"}
+    assert places("2001:db8:2::1") == {"geofeed:DE"}
+    assert places("203.0.113.9") == {"geofeed:KR"}
+    assert feeds.lookup("198.51.101.7").tags >= {"hosting", "feed:geo"}
