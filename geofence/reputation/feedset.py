@@ -130,9 +130,12 @@ class FeedSet:
             _load_initial(feed, self.cache_dir)
         self._stale = self._stale_names()
         if self._stale:  # said once here; check_reload() then says when that changes
+            names = sorted(self._stale)
+            listed = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if names[4:] else "")
             log.warning(
-                "geofence: feeds stale at start (older than their max_age): %s; on_stale=%s",
-                ", ".join(sorted(self._stale)),
+                "geofence: feeds stale at start (older than their max_age): %s; on_stale=%s "
+                "(geofence feeds status)",
+                listed,
                 on_stale,
             )
         self.generation = 0  # bumped before each swap of _state, like MMDBSource's

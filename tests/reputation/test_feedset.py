@@ -208,6 +208,10 @@ def test_feeds_stale_at_start_are_said_once(caplog: pytest.LogCaptureFixture) ->
     assert "feeds stale at start (older than their max_age): tor-exits; on_stale=open" in (
         caplog.text
     )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="geofence"):
+        open_feeds("embedded")  # the shipped snapshots are old by design
+    assert re.search(r"stale at start .*: [a-z0-9, -]+ and \d+ more; on_stale=keep", caplog.text)
 
 
 def test_old_temporary_files_of_killed_writers_are_removed(tmp_path: Path) -> None:
