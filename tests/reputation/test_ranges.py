@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -200,18 +199,15 @@ def test_matches_a_linear_scan(entries: list[tuple[str, str]], probes: list[int]
             assert edge_match[1] == expected
 
 
-def test_a_million_ranges_build_fast_fit_in_12_bytes_each_and_match_correctly() -> None:
+def test_a_million_ranges_fit_in_12_bytes_each_and_match_correctly() -> None:
     rnd = random.Random(7)
     builder = RangeSetBuilder()
     labels = frozenset({"hosting"})
     starts = [rnd.getrandbits(24) << 8 for _ in range(1_000_000)]
     for start in starts:
         builder.add(4, start, start + 255, labels)
-    # CPU time, so a busy CI machine does not fail the target (3 s for 1M ranges; ~0.9 s here).
-    began = time.process_time()
+    # How fast the build is belongs to benchmarks/ranges.py, not to a timed assertion here.
     rs = builder.build()
-    elapsed = time.process_time() - began
-    assert elapsed < 3.0, f"building 1M ranges took {elapsed:.2f} s of CPU"
     distinct = len(set(starts))  # duplicate /24s merge; adjacent ones join
     assert 0 < len(rs) <= distinct
     assert rs.address_count(4) == distinct * 256
