@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from geofence.client_ip import ClientIP, TrustedProxies
 from geofence.decision import Decision
+from geofence.embedded import default_geo_paths, example_policy_path
 from geofence.engine import Geofence
 from geofence.errors import (
     AddressError,
@@ -51,6 +52,8 @@ __all__ = [
     "TrustedProxies",
     "Via",
     "__version__",
+    "default_geo_paths",
+    "example_policy_path",
     "load_policy",
     "normalize",
 ]

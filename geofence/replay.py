@@ -1,7 +1,10 @@
 """Replay access logs through a policy: what would be blocked, by rule, country and tag.
 
 Reads nginx/Apache combined-format lines and JSON lines (one object per line with an address
-field), line by line, so a file of any size streams through in constant memory.
+field), line by line, so a file of any size streams through in constant memory. A log written
+behind a load balancer carries the forwarding chain: as a quoted field after the user agent
+(nginx ``"$http_x_forwarded_for"``) or a JSON key (``x_forwarded_for``, ``xff``...); it is
+replayed as the ``X-Forwarded-For`` header, so ``trusted_proxies`` work as in production.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ __all__ = ["ADDRESS_FIELDS", "LogEntry", "ReplayReport", "parse_line", "replay"]
 _COMBINED = re.compile(
     r'(?P<ip>\S+) \S+ \S+ \[[^\]]*\] "(?P<method>[A-Za-z]+) (?P<path>\S+)[^"]*" \d{3} '
 )
+# After status and size: "referer" "user agent" and, in proxy-aware formats, "x-forwarded-for".
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_FORWARDED_FIELDS = ("x_forwarded_for", "http_x_forwarded_for", "xff", "forwarded_for")
 ADDRESS_FIELDS = ("client_ip", "remote_addr", "ip", "address", "client", "remote_ip", "clientip")
 """JSON keys tried, in order, for the client address when no field is named."""
 _PATH_FIELDS = ("path", "uri", "request_uri", "url")
@@ -33,13 +39,15 @@ class LogEntry(NamedTuple):
     ip: str
     path: str
     method: str
+    forwarded: str | None = None
+    """The ``X-Forwarded-For`` chain the balancer in front of this server sent, if logged."""
 
 
 def parse_line(line: str, address_field: str | None = None) -> LogEntry | None:
     """A combined-format or JSON log line as a ``LogEntry``; ``None`` if it is neither.
 
     >>> parse_line('203.0.113.9 - - [01/Jun/2026:00:00:01 +0000] "GET /v1?x=1 HTTP/1.1" 200 5')
-    LogEntry(ip='203.0.113.9', path='/v1', method='GET')
+    LogEntry(ip='203.0.113.9', path='/v1', method='GET', forwarded=None)
     """
     text = line.strip()
     if text.startswith("{"):
@@ -47,7 +55,14 @@ def parse_line(line: str, address_field: str | None = None) -> LogEntry | None:
     match = _COMBINED.match(text)
     if match is None:
         return None
-    return LogEntry(match["ip"], match["path"].partition("?")[0], match["method"].upper())
+    quoted = _QUOTED.findall(text, match.end())
+    forwarded = quoted[2].strip() if len(quoted) >= 3 else ""
+    return LogEntry(
+        match["ip"],
+        match["path"].partition("?")[0],
+        match["method"].upper(),
+        forwarded if forwarded not in ("", "-") else None,
+    )
 
 
 def _json_entry(text: str, address_field: str | None) -> LogEntry | None:
@@ -63,7 +78,9 @@ def _json_entry(text: str, address_field: str | None) -> LogEntry | None:
         return None
     path = next((record[k] for k in _PATH_FIELDS if isinstance(record.get(k), str)), "/")
     method = next((record[k] for k in _METHOD_FIELDS if isinstance(record.get(k), str)), "GET")
-    return LogEntry(ip, path.partition("?")[0] or "/", method.upper())
+    chain = next((record[k] for k in _FORWARDED_FIELDS if isinstance(record.get(k), str)), "")
+    forwarded = chain.strip() if chain.strip() not in ("", "-") else None
+    return LogEntry(ip, path.partition("?")[0] or "/", method.upper(), forwarded)
 
 
 @dataclass
@@ -122,7 +139,10 @@ def replay(
             report.unparsed += 1
             continue
         report.requests += 1
-        decision = geofence.evaluate(Request(ip=entry.ip, path=entry.path, method=entry.method))
+        headers = () if entry.forwarded is None else (("x-forwarded-for", entry.forwarded),)
+        decision = geofence.evaluate(
+            Request(ip=entry.ip, headers=headers, path=entry.path, method=entry.method)
+        )
         if decision.ip is None:
             report.no_address += 1
         action = decision.action.value

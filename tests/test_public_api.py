@@ -27,6 +27,8 @@ def test_all_is_pinned_and_sorted() -> None:
         "TrustedProxies",
         "Via",
         "__version__",
+        "default_geo_paths",
+        "example_policy_path",
         "load_policy",
         "normalize",
     ]

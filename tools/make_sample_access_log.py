@@ -6,10 +6,17 @@ picks an address inside one with a seeded ``random.Random``; times, paths, statu
 agents are made up. No real traffic is involved. Run from the repository root:
 
     python tools/make_sample_access_log.py
+    python tools/make_sample_access_log.py --behind-proxy 10.0.0.5 --gzip --out /tmp/logs
+
+``--behind-proxy`` writes the log a server behind a load balancer keeps: the balancer as the
+peer and the client in a trailing ``"X-Forwarded-For"`` field (nginx
+``"$http_x_forwarded_for"``), as ``geofence replay --trusted-proxy`` reads it.
 """
 
 from __future__ import annotations
 
+import argparse
+import gzip
 import ipaddress
 import json
 import random
@@ -45,13 +52,31 @@ def networks_by_country() -> dict[str, list[ipaddress.IPv4Network | ipaddress.IP
     return found
 
 
-def main() -> None:
-    rng = random.Random(SEED)
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Write a deterministic sample access.log (nginx combined) and access.jsonl.",
+        epilog="example: python tools/make_sample_access_log.py --behind-proxy 10.0.0.5 --gzip",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help=f"directory (default {OUT})")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
+    parser.add_argument(
+        "--behind-proxy",
+        metavar="ADDRESS",
+        help="log this balancer address as the peer, the client as a trailing X-Forwarded-For",
+    )
+    parser.add_argument("--gzip", action="store_true", help="write access.log.gz instead")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _arguments(argv)
+    out_dir, proxy = args.out, args.behind_proxy
+    rng = random.Random(args.seed)
     nets = networks_by_country()
     countries, weights = list(MIX), list(MIX.values())
     requests, request_weights = [r[:2] for r in REQUESTS], [r[2] for r in REQUESTS]
     start = datetime(2026, 6, 1, tzinfo=timezone.utc)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     lines, records = [], []
     for i in range(LINES + JSON_LINES):
         country = rng.choices(countries, weights)[0]
@@ -64,8 +89,10 @@ def main() -> None:
         agent = rng.choice(AGENTS)
         if i < LINES:
             stamp = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
+            peer, forwarded = (ip, "") if proxy is None else (proxy, f' "{ip}"')
             lines.append(
-                f'{ip} - - [{stamp}] "{method} {path} HTTP/1.1" {status} {size} "-" "{agent}"'
+                f'{peer} - - [{stamp}] "{method} {path} HTTP/1.1" {status} {size} "-" '
+                f'"{agent}"{forwarded}'
             )
         else:
             records.append(
@@ -79,10 +106,15 @@ def main() -> None:
             )
     lines.insert(100, "this line is not a log line")
     lines.insert(200, '- - - [01/Jun/2026:00:30:00 +0000] "GET / HTTP/1.1" 400 0 "-" "-"')
-    (OUT / "access.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log = ("\n".join(lines) + "\n").encode("utf-8")
+    if args.gzip:
+        # mtime=0: the same bytes on every run, like the plain files.
+        (out_dir / "access.log.gz").write_bytes(gzip.compress(log, mtime=0))
+    else:
+        (out_dir / "access.log").write_bytes(log)
     text = "".join(json.dumps(r) + "\n" for r in records)
-    (OUT / "access.jsonl").write_text(text, encoding="utf-8")
-    print(f"{OUT}: {len(lines)} log lines, {len(records)} JSON lines")
+    (out_dir / "access.jsonl").write_text(text, encoding="utf-8")
+    print(f"{out_dir}: {len(lines)} log lines, {len(records)} JSON lines")
 
 
 if __name__ == "__main__":

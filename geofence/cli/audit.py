@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from geofence.audit import AuditRow, Change, Subject, audit, diff
 from geofence.cli import COMMANDS, EXIT_NOT_ALLOWED, EXIT_OK, Command
+from geofence.errors import ConfigurationError
 from geofence.policy import load_policy
 
 __all__: list[str] = []
@@ -66,7 +67,14 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     )
 
 
-def _audit(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _audit(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
+    if args.map and Path(args.map).suffix.lower() != ".svg":
+        # Writing SVG bytes under another extension makes a file image viewers refuse.
+        raise ConfigurationError(
+            f"--map {args.map}: the map is an SVG image; name the file *.svg "
+            "(convert it with e.g. 'rsvg-convert -o map.png map.svg' for PNG)"
+        )
     policy = load_policy(args.policy)
     rows = audit(policy, path=args.path, method=args.method.upper())
     if args.format == "json":
@@ -133,7 +141,8 @@ def _audit_text(
     out.write(_table(header, table, markdown))
 
 
-def _diff(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _diff(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
     old, new = load_policy(args.old), load_policy(args.new)
     changes = diff(old, new, path=args.path, method=args.method.upper())
     mode_changed = old.mode != new.mode
@@ -205,12 +214,14 @@ COMMANDS.extend(
             "the decision for every country, and each region, tag and network a policy names",
             _add_audit,
             _audit,
+            "geofence audit examples/policy.yaml --path /v1/messages --map policy-map.svg",
         ),
         Command(
             "diff",
             "every country, region, tag or network whose decision changes (exit 1 if any)",
             _add_diff,
             _diff,
+            "geofence diff old-policy.yaml examples/policy.yaml --format markdown",
         ),
     ]
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import TextIO
 
@@ -12,16 +13,34 @@ from geofence.cli.feeds import add_feeds_option
 from geofence.decision import Decision
 from geofence.embedded import example_policy_path
 from geofence.engine import Geofence
-from geofence.errors import AddressError, GeofenceError
+from geofence.errors import AddressError, ConfigurationError, GeofenceError, PolicyError
 from geofence.facts import Facts
+from geofence.net import normalize
 from geofence.policy import load_policy
+from geofence.request import Request
 
 __all__: list[str] = []
 
 
 def _add_check(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    parser.add_argument("addresses", nargs="+", metavar="ADDRESS", help="the TCP peer address")
     parser.add_argument("--policy", help="policy file (default: the embedded example policy)")
+    parser.add_argument("--path", default="/", help="request path decided on (default /)")
+    parser.add_argument("--method", default="GET", help="request method (default GET)")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header, e.g. 'X-Forwarded-For: 203.0.113.9' (repeatable)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        dest="trusted_proxies",
+        metavar="CIDR|GROUP",
+        help="a proxy whose forwarding headers are believed (repeatable; e.g. private)",
+    )
     add_data_options(parser)
 
 
@@ -47,17 +66,38 @@ def add_data_options(command: argparse.ArgumentParser) -> None:
     add_feeds_option(command)
 
 
+def _headers(lines: list[str]) -> list[tuple[str, str]]:
+    headers = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            raise ConfigurationError(f"--header {line!r}: expected 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    return headers
+
+
 def _check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
     policy = args.policy or example_policy_path()
+    headers = _headers(args.header)
     worst = EXIT_OK
-    with Geofence(policy, geo=args.geo, reload_interval=None, feeds=args.feeds) as gf:
+    with Geofence(
+        policy,
+        geo=args.geo,
+        reload_interval=None,
+        feeds=args.feeds,
+        trusted_proxies=args.trusted_proxies or (),
+    ) as gf:
         for address in args.addresses:
-            decision = gf.evaluate(address)
-            if decision.ip is None:
+            try:
+                normalize(address)
+            except AddressError:
                 print(f"geofence: error: {address!r} is not a valid IP address", file=sys.stderr)
                 worst = EXIT_ERROR
                 continue
+            decision = gf.evaluate(
+                Request(ip=address, headers=headers, path=args.path, method=args.method.upper())
+            )
             if decision.action != "allow" and worst == EXIT_OK:
                 worst = EXIT_NOT_ALLOWED
             out.write(_decision_line(address, decision, as_json=args.json))
@@ -140,7 +180,8 @@ def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except GeofenceError as exc:
             status = EXIT_ERROR
             if args.json:
-                out.write(json.dumps({"file": path, "valid": False, "errors": str(exc)}) + "\n")
+                record = {"file": path, "valid": False, "errors": problem_records(exc, path)}
+                out.write(json.dumps(record) + "\n")
             else:
                 print(f"{path}: INVALID\n{exc}", file=out)
             continue
@@ -155,10 +196,55 @@ def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return status
 
 
+_PROBLEM_KEYS = ("file", "rule", "field", "message", "suggestion")
+_SUGGESTION = re.compile(r"did you mean (.+?)\?")
+
+
+def problem_records(exc: GeofenceError, path: str) -> list[dict[str, object]]:
+    """Each problem as ``{file, rule, field, message, suggestion}``, for ``--json`` output."""
+    problems = exc.problems if isinstance(exc, PolicyError) else ()
+    if not problems:
+        return [
+            {"file": path, "rule": None, "field": None, "message": str(exc), "suggestion": None}
+        ]
+    records: list[dict[str, object]] = []
+    for p in problems:
+        hint = _SUGGESTION.search(p.message)
+        records.append(
+            {
+                "file": p.file or path,
+                "rule": p.rule,
+                "field": p.path or None,
+                "message": p.message,
+                "suggestion": hint.group(1).strip("'\"") if hint else None,
+            }
+        )
+    return records
+
+
 COMMANDS.extend(
     [
-        Command("check", "decide for each address under a policy", _add_check, _check),
-        Command("lookup", "show the facts known about each address", _add_lookup, _lookup),
-        Command("validate", "validate policy files", _add_validate, _validate),
+        Command(
+            "check",
+            "decide for each address under a policy",
+            _add_check,
+            _check,
+            "geofence check --policy examples/policy.yaml --path /v1/messages --method POST \\\n"
+            "      --trusted-proxy private --header 'X-Forwarded-For: 190.6.64.1' 10.0.0.5",
+        ),
+        Command(
+            "lookup",
+            "show the facts known about each address",
+            _add_lookup,
+            _lookup,
+            "geofence lookup --feeds --json 8.8.8.8 2001:4860:4860::8888",
+        ),
+        Command(
+            "validate",
+            "validate policy files",
+            _add_validate,
+            _validate,
+            "geofence validate --json examples/policy.yaml",
+        ),
     ]
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -10,7 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from geofence.cli import COMMANDS, EXIT_NOT_ALLOWED, EXIT_OK, Command
+from geofence.cli import COMMANDS, EXIT_NOT_ALLOWED, EXIT_OK, Command, unknown_choice
+from geofence.errors import ConfigurationError
 from geofence.reputation.catalog import CATALOG, EMBEDDED
 from geofence.reputation.feedset import FeedSet, open_feeds
 
@@ -64,28 +66,48 @@ def add_feeds_option(parser: argparse.ArgumentParser) -> None:
 
 def _add(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
-    sub.add_parser("list", help="the feed catalog")
+    listing = sub.add_parser(
+        "list", help="the feed catalog", epilog=_EXAMPLES["list"], formatter_class=_RAW
+    )
+    listing.add_argument("--json", action="store_true", help="print one JSON object per feed")
     for name, text in (("update", "download feeds now"), ("status", "age, entries, errors")):
-        action = sub.add_parser(name, help=text)
+        action = sub.add_parser(name, help=text, epilog=_EXAMPLES[name], formatter_class=_RAW)
         action.add_argument("names", nargs="*", metavar="NAME", help="default: the embedded set")
         action.add_argument("--cache-dir", type=Path, default=None, help="download cache")
+        if name == "status":
+            action.add_argument("--json", action="store_true", help="one JSON object per feed")
+
+
+_RAW = argparse.RawDescriptionHelpFormatter
+_EXAMPLES = {
+    "list": "example:\n  geofence feeds list --json",
+    "update": "example:\n  geofence feeds update            # run at deployment and daily (cron)",
+    "status": "example:\n  geofence feeds status --json tor",
+}
 
 
 def _run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout  # looked up per call, so redirected output is honoured
     if args.feeds_command == "list":
-        return _list(out)
+        return _list(out, as_json=args.json)
+    for name in args.names:
+        if name not in CATALOG and name != "embedded":
+            raise ConfigurationError(unknown_choice("feed", name, [*CATALOG, "embedded"]))
     feeds = open_feeds(
         list(args.names) or list(EMBEDDED), cache_dir=args.cache_dir or default_cache_dir()
     )
     assert feeds is not None
     if args.feeds_command == "update":
         return _update(feeds, out)
-    return _status(feeds, out)
+    return _status(feeds, out, as_json=args.json)
 
 
-def _list(out: TextIO) -> int:
+def _list(out: TextIO, *, as_json: bool) -> int:
     for spec in CATALOG.values():
+        if as_json:
+            record = spec.model_dump(mode="json", include=_LISTED)
+            out.write(json.dumps({**record, "embedded": spec.name in EMBEDDED}) + "\n")
+            continue
         snapshot = f"snapshot {spec.snapshot_date}" if spec.snapshot_date else "no snapshot"
         out.write(
             f"{spec.name}\ttag={spec.tag}\tformat={spec.format}\t{snapshot}\t"
@@ -117,10 +139,19 @@ def _update(feeds: FeedSet, out: TextIO) -> int:
     return worst
 
 
-def _status(feeds: FeedSet, out: TextIO) -> int:
+_LISTED = {"name", "tag", "format", "url", "licence", "group", "snapshot_date"}
+
+
+def _status(feeds: FeedSet, out: TextIO, *, as_json: bool) -> int:
     now = time.time()
     worst = EXIT_OK
     for s in feeds.health():
+        if s.stale:
+            worst = EXIT_NOT_ALLOWED
+        if as_json:
+            days = None if s.updated is None else round((now - s.updated) / 86400, 1)
+            out.write(json.dumps({**s._asdict(), "age_days": days}) + "\n")
+            continue
         when = "-" if s.updated is None else _day(s.updated)
         age = "-" if s.updated is None else f"{(now - s.updated) / 86400:.1f}d"
         flag = "STALE" if s.stale else "ok"
@@ -129,8 +160,6 @@ def _status(feeds: FeedSet, out: TextIO) -> int:
             f"{s.name}\t{flag}\tsource={s.source}\tupdated={when}\tage={age}\t"
             f"entries={s.entries}\tbad={s.bad}{error}\n"
         )
-        if s.stale:
-            worst = EXIT_NOT_ALLOWED
     return worst
 
 
@@ -138,4 +167,12 @@ def _day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")
 
 
-COMMANDS.append(Command("feeds", "reputation feeds: list, update, status", _add, _run))
+COMMANDS.append(
+    Command(
+        "feeds",
+        "reputation feeds: list, update, status",
+        _add,
+        _run,
+        "geofence feeds update && geofence feeds status",
+    )
+)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import sys
 import time
+import zlib
 from collections import Counter
 from typing import TextIO
 
 from geofence.cli import COMMANDS, EXIT_OK, Command
+from geofence.cli.feeds import add_feeds_option
 from geofence.engine import Geofence
 from geofence.errors import ConfigurationError
 from geofence.replay import ReplayReport, replay
@@ -28,6 +31,15 @@ def _add_replay(parser: argparse.ArgumentParser) -> None:
         "--geo", action="append", metavar="MMDB", help="a .mmdb database (repeat to compose)"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        dest="trusted_proxies",
+        metavar="CIDR|GROUP",
+        help="the balancer(s) the log's peer addresses belong to: their X-Forwarded-For "
+        "(logged after the user agent, or a JSON x_forwarded_for key) is believed (repeatable)",
+    )
+    add_feeds_option(parser)
     bar = parser.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", help="progress bar even if not a tty")
     bar.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -62,19 +74,39 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def open_log(path: str) -> tuple[TextIO, int]:
+    """The log as text lines (gunzipped when it starts with the gzip magic) and its size on
+    disk; a ``ConfigurationError`` naming the file when it cannot be read."""
     try:
-        size = os.path.getsize(args.logfile)
-        log = open(args.logfile, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        size = os.path.getsize(path)
+        with open(path, "rb") as raw:
+            magic = raw.read(2)
+        if magic == b"\x1f\x8b":
+            return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape"), size
+        return open(path, encoding="utf-8", errors="surrogateescape"), size
     except OSError as exc:
-        raise ConfigurationError(f"cannot read {args.logfile}: {exc.strerror}") from None
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
+    log, size = open_log(args.logfile)
     show = args.progress or (not args.no_progress and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, size) if show else None
-    with log, Geofence(args.policy, geo=args.geo, reload_interval=None) as gf:
-        report = replay(gf, log, address_field=args.field, progress=bar)
+    options = {"trusted_proxies": args.trusted_proxies or (), "feeds": args.feeds}
+    with log, Geofence(args.policy, geo=args.geo, reload_interval=None, **options) as gf:
+        try:
+            report = replay(gf, log, address_field=args.field, progress=bar)
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
+            raise ConfigurationError(f"cannot read {args.logfile}: {exc}") from None
         policy = gf.policy
     if bar is not None:
         bar.close()
+    if report.lines and not report.requests:
+        raise ConfigurationError(
+            f"{args.logfile}: none of its {report.lines:,} lines is a combined-format or JSON "
+            "access log line (for JSON, name the address key with --field)"
+        )
     if args.json:
         data = {"policy": policy.name, "policy_revision": policy.revision, **report.to_dict()}
         out.write(json.dumps(data, indent=1) + "\n")
@@ -121,5 +153,6 @@ COMMANDS.append(
         "evaluate a policy against an access log: what it would block",
         _add_replay,
         _replay,
+        "geofence replay examples/policy.yaml access.log.gz --trusted-proxy private --feeds",
     )
 )

@@ -7,31 +7,41 @@ import sys
 from typing import TextIO
 
 from geofence.cli import COMMANDS, EXIT_ERROR, EXIT_NOT_ALLOWED, EXIT_OK, Command
-from geofence.errors import GeofenceError
+from geofence.errors import ConfigurationError, GeofenceError
 from geofence.policy import load_policy
-from geofence.testing.cases import CaseRunner, load_cases
+from geofence.testing.cases import CaseRunner, is_case_file, load_cases
 
 __all__: list[str] = []
 
 
 def _add_test(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("policy", metavar="POLICY", help="the policy file under test")
     parser.add_argument(
-        "cases", nargs="+", metavar="CASES", help="*.geofence.yaml / *.geofence.toml case files"
+        "files",
+        nargs="+",
+        metavar="[POLICY] CASES",
+        help="the policy under test (optional: each case file's own 'policy:' key is used "
+        "without it), then *.geofence.yaml / *.geofence.toml case files",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print failures only")
 
 
-def _test(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    policy = load_policy(args.policy)  # an invalid policy is exit 2 before any case runs
+def _test(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
+    files = list(args.files)
+    # An invalid policy is exit 2 before any case runs; without one, each file names its own.
+    policy = None if is_case_file(files[0]) else load_policy(files.pop(0))
+    if not files:
+        raise ConfigurationError("no case files given (*.geofence.yaml / *.geofence.toml)")
     passed = failed = invalid = 0
-    for path in args.cases:
+    policies: dict[str, str] = {}
+    for path in files:
         try:
             runner = CaseRunner(load_cases(path), policy)
         except GeofenceError as exc:
             invalid += 1
             print(f"ERROR {path}: invalid case file\n{_indent(str(exc))}", file=out)
             continue
+        policies[runner.policy.name] = runner.policy.revision
         try:
             for case in runner.suite.cases:
                 try:
@@ -52,7 +62,8 @@ def _test(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     summary = f"{passed} passed, {failed} failed"
     if invalid:
         summary += f", {invalid} errors"
-    print(f"{summary} (policy {policy.name!r}, revision {policy.revision})", file=out)
+    shown = ", ".join(f"policy {name!r}, revision {rev}" for name, rev in policies.items())
+    print(f"{summary} ({shown or 'no policy loaded'})", file=out)
     if invalid:
         return EXIT_ERROR
     return EXIT_NOT_ALLOWED if failed else EXIT_OK
@@ -63,5 +74,11 @@ def _indent(text: str) -> str:
 
 
 COMMANDS.append(
-    Command("test", "run *.geofence.yaml/.toml test cases against a policy", _add_test, _test)
+    Command(
+        "test",
+        "run *.geofence.yaml/.toml test cases against a policy",
+        _add_test,
+        _test,
+        "geofence test examples/policy.geofence.yaml   # the policy its 'policy:' key names",
+    )
 )

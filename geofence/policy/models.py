@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from geofence.policy import codes
-from geofence.reputation.catalog import FeedSpec
+from geofence.reputation.catalog import FeedSpec, named_feeds
 from geofence.tags import check_tag
 
 __all__ = [
@@ -226,10 +226,10 @@ class Policy(BaseModel):
     """Which country ``countries`` compares: location, registered, or either."""
     rules: tuple[Rule, ...]
     """The rules, tried in order."""
-    feeds: tuple[FeedSpec, ...] = ()
-    """The policy's own feeds (``name``, ``url`` or ``path``, ``format``, ``tag``), loaded with
-    ``Geofence(feeds=...)``; a rule names one as ``feed:<name>``. A relative ``path`` is read
-    from the working directory."""
+    feeds: Annotated[tuple[FeedSpec, ...], BeforeValidator(named_feeds)] = ()
+    """The policy's own feeds, loaded with ``Geofence(feeds=...)``: catalog names, ``embedded``
+    (the shipped snapshots) or mappings (``name``, ``url`` or ``path``, ``format``, ``tag``); a
+    rule names one as ``feed:<name>``. A relative ``path`` is read from the working directory."""
 
     @field_validator("rules")
     @classmethod

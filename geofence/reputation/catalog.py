@@ -7,6 +7,7 @@ or the snapshot shipped in ``data/feeds/`` (only the openly licensed lists; see
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from datetime import date
 from types import MappingProxyType
@@ -291,3 +292,31 @@ CATALOG: Mapping[str, FeedSpec] = MappingProxyType({spec.name: spec for spec in 
 
 EMBEDDED: tuple[str, ...] = tuple(s.name for s in _SPECS if s.snapshot is not None)
 """The feeds with a snapshot shipped in ``data/feeds/`` (what ``feeds="embedded"`` loads)."""
+
+
+def unknown_feed(item: object) -> str:
+    """The error for a feed name not in the catalog, with the closest name when there is one."""
+    names = [*CATALOG, "embedded"]
+    close = difflib.get_close_matches(str(item), names, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"catalog: {', '.join(names)}"
+    return f"unknown feed {item!r} ({hint}; or a mapping with name, url/path, format, tag)"
+
+
+def named_feeds(items: object) -> object:
+    """``[embedded, aws, {...}]`` as feed specs: catalog names and ``embedded`` are expanded,
+    anything else is left for ``FeedSpec`` to validate (a policy's ``feeds:`` key)."""
+    if isinstance(items, str):
+        items = [items]
+    if not isinstance(items, (list, tuple)):
+        return items
+    out: dict[object, object] = {}  # by name: "embedded" and "tor-exits" name one feed once
+    for index, item in enumerate(items):
+        if item == "embedded":
+            out.update((name, CATALOG[name]) for name in EMBEDDED)
+        elif isinstance(item, str):
+            if item not in CATALOG:
+                raise ValueError(unknown_feed(item))
+            out[item] = CATALOG[item]
+        else:
+            out[index] = item  # a mapping: FeedSpec validates it and the unique-name check
+    return list(out.values())

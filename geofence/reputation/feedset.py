@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple, Union
 
 from geofence.errors import ConfigurationError, DataError
 from geofence.facts import GeoRecord
-from geofence.reputation.catalog import CATALOG, EMBEDDED, FeedSpec
+from geofence.reputation.catalog import CATALOG, EMBEDDED, FeedSpec, unknown_feed
 from geofence.reputation.parsers import ParsedFeed, parse_feed
 from geofence.reputation.ranges import RangeSet, RangeSetBuilder
 from geofence.tags import FEED_PREFIX, GEOFEED_PREFIX
@@ -578,6 +578,8 @@ def open_feeds(
             except ValueError as exc:
                 raise ConfigurationError(f"feed {dict(item).get('name')!r}: {exc}") from None
         else:
-            known = ", ".join(CATALOG)
-            raise ConfigurationError(f"unknown feed {item!r} (catalog: {known}; or a FeedSpec)")
-    return FeedSet(specs, cache_dir=cache_dir, on_stale=on_stale)
+            raise ConfigurationError(unknown_feed(item))
+    # The same catalog feed named twice (feeds="embedded" and a policy's `feeds: [embedded]`)
+    # is one feed; two different specs under one name stay an error in FeedSet.
+    unique = list(dict.fromkeys(specs))
+    return FeedSet(unique, cache_dir=cache_dir, on_stale=on_stale)
