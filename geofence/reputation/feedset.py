@@ -27,6 +27,7 @@ from geofence.facts import GeoRecord
 from geofence.reputation.catalog import CATALOG, EMBEDDED, FeedSpec, unknown_feed
 from geofence.reputation.parsers import ParsedFeed, parse_feed
 from geofence.reputation.ranges import RangeSet, RangeSetBuilder
+from geofence.reputation.stale_warning import warn_stale_at_start
 from geofence.tags import FEED_PREFIX, GEOFEED_PREFIX
 
 __all__ = ["FeedSet", "FeedStatus", "FeedsSpec", "StalePolicy", "open_feeds"]
@@ -129,15 +130,9 @@ class FeedSet:
         for feed in self._feeds.values():
             _load_initial(feed, self.cache_dir)
         self._stale = self._stale_names()
-        if self._stale:  # said once here; check_reload() then says when that changes
-            names = sorted(self._stale)
-            listed = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if names[4:] else "")
-            log.warning(
-                "geofence: feeds stale at start (older than their max_age): %s; on_stale=%s "
-                "(geofence feeds status)",
-                listed,
-                on_stale,
-            )
+        # Said once per process per feed; check_reload() then says when staleness changes.
+        stale = [s for s in self.health() if s.stale]
+        warn_stale_at_start(stale, self._clock(), on_stale)
         self.generation = 0  # bumped before each swap of _state, like MMDBSource's
         self._install(self._build())
 

@@ -19,6 +19,7 @@ from geofence.errors import ConfigurationError, DataError
 from geofence.facts import GeoRecord
 from geofence.reputation.catalog import CATALOG, DAY, EMBEDDED, FeedSpec
 from geofence.reputation.feedset import FeedSet, open_feeds
+from geofence.reputation.stale_warning import forget_stale_warnings
 from geofence.reputation.wiring import proxy_groups
 from geofence.request import Request
 
@@ -199,19 +200,20 @@ def test_proxy_group_follows_a_refresh(tmp_path: Path) -> None:
 
 
 def test_feeds_stale_at_start_are_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    forget_stale_warnings()  # other tests in this process have opened stale feeds
     fresh = 1_710_201_600.0 + 3600  # an hour after the tor snapshot's date
     with caplog.at_level(logging.WARNING, logger="geofence"):
         FeedSet([CATALOG["tor-exits"]], clock=lambda: fresh)
     assert "stale at start" not in caplog.text
     with caplog.at_level(logging.WARNING, logger="geofence"):
         FeedSet([CATALOG["tor-exits"]], on_stale="open", clock=lambda: fresh + 30 * DAY)
-    assert "feeds stale at start (older than their max_age): tor-exits; on_stale=open" in (
-        caplog.text
-    )
+    assert (
+        "feeds stale at start (older than their max_age): tor-exits (30 days old); on_stale=open"
+    ) in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="geofence"):
         open_feeds("embedded")  # the shipped snapshots are old by design
-    assert re.search(r"stale at start .*: [a-z0-9, -]+ and \d+ more; on_stale=keep", caplog.text)
+    assert re.search(r"stale at start .*: [a-z0-9, ()-]+ and \d+ more; on_stale=keep", caplog.text)
 
 
 def test_old_temporary_files_of_killed_writers_are_removed(tmp_path: Path) -> None:
@@ -224,3 +226,21 @@ def test_old_temporary_files_of_killed_writers_are_removed(tmp_path: Path) -> No
     FeedSet([CATALOG["tor-exits"]], cache_dir=tmp_path)
     assert not old.exists()
     assert young.exists()
+
+
+def test_stale_warning_is_said_once_per_process_with_age_and_the_fix(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    forget_stale_warnings()
+    late = 1_710_201_600.0 + 995 * DAY  # the shipped tor snapshot, 995 days on
+    with caplog.at_level(logging.WARNING, logger="geofence"):
+        FeedSet([CATALOG["tor-exits"]], clock=lambda: late)
+    (record,) = [r for r in caplog.records if "stale" in r.getMessage()]
+    message = record.getMessage()
+    assert "tor-exits (995 days old)" in message
+    assert "`geofence feeds update`" in message
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="geofence"):
+        for _ in range(3):  # more Geofence()s, workers, CLI commands in one process
+            FeedSet([CATALOG["tor-exits"]], clock=lambda: late)
+    assert "stale" not in caplog.text
