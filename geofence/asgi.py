@@ -5,8 +5,10 @@
     app.add_middleware(GeofenceMiddleware, policy="policy.yaml", exempt_paths=["/health"])
 
 Every ``http`` and ``websocket`` scope is decided before the application runs. A stopped HTTP
-request gets the decision's status (451 by default) with an RFC 9457 problem body; a stopped
-WebSocket is closed before it is accepted (code 1008, policy violation). The decision is
+request gets the decision's status (451 by default) with an RFC 9457 problem body. A stopped
+WebSocket handshake gets the same response where the server offers the ASGI
+``websocket.http.response`` extension (uvicorn, hypercorn); elsewhere it is closed before it is
+accepted (code 1008), which servers send to the client as a bare HTTP 403. The decision is
 published as ``scope["state"]["geofence"]`` (``request.state.geofence`` in Starlette).
 ``lifespan`` passes through, starting and stopping the Geofence's background work if it has any
 (``astart()``/``astop()`` or ``start()``/``stop()``). Needs no framework: plain ASGI 3.
@@ -49,9 +51,10 @@ class GeofenceMiddleware:
     policy, decided by ``geofence.with_policy(policy)``. ``report_only``: decide and log, never
     block. ``blocked_by``: a URL sent as ``Link: <url>; rel="blocked-by"`` (RFC 7725).
     ``expose_facts``: put the client's facts in problem bodies. ``debug_header``: a response
-    header naming the decision. ``websocket_denial_response``: where the server offers the
-    ``websocket.http.response`` extension, answer a stopped WebSocket handshake with the HTTP
-    block response instead of a bare close.
+    header naming the decision. ``websocket_denial_response`` (default True): where the server
+    offers the ``websocket.http.response`` extension, answer a stopped WebSocket handshake with
+    the HTTP block response (451 + problem body); False always closes with 1008 before accept,
+    which reaches the client as an HTTP 403 without a body.
     """
 
     def __init__(
@@ -59,7 +62,7 @@ class GeofenceMiddleware:
         app: ASGIApp,
         geofence: Geofence | None = None,
         *,
-        websocket_denial_response: bool = False,
+        websocket_denial_response: bool = True,
         **options: Unpack[EnforcementOptions],
     ) -> None:
         self.app = app

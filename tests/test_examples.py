@@ -160,7 +160,7 @@ def test_health_check_is_exempt(served: tuple[str, str]) -> None:
         assert _get(served[1], "/%68ealth", CN).status_code == 451
 
 
-@pytest.mark.parametrize(("name", "denied_status"), [("starlette_app", 403), ("fastapi_app", 451)])
+@pytest.mark.parametrize(("name", "denied_status"), [("starlette_app", 451), ("fastapi_app", 451)])
 def test_websocket_allowed_and_denied_under_uvicorn(name: str, denied_status: int) -> None:
     with _uvicorn(_load(name).app) as address:
         url = f"ws://{address}/ws"
