@@ -1,32 +1,45 @@
 """FastAPI behind a local reverse proxy: ``uvicorn examples.fastapi_app:app``.
 
-A denied WebSocket handshake is answered with the 451 problem response where the server offers
-the ASGI WebSocket denial-response extension (uvicorn does).
+Routes opt in with ``Depends(GeofenceDependency(...))``: ``/`` and ``/ws`` under
+examples/policy.yaml, ``/admin`` under a stricter policy, ``/health`` under none. A denied
+WebSocket is closed before accept (the client sees HTTP 403); ``geofence.asgi``'s middleware
+answers it with the 451 response instead.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import Depends, FastAPI, WebSocket
 
-from geofence.asgi import GeofenceMiddleware
-from geofence.embedded import example_policy_path
+from geofence import Decision
+from geofence.fastapi import GeofenceDependency, add_problem_handler
+
+POLICY = Path(__file__).with_name("policy.yaml")
+ADMIN_POLICY = {
+    "name": "admin",
+    "default": "deny",
+    "rules": [{"name": "office", "action": "allow", "networks": ["203.0.113.0/24"]}],
+}
+
+supported = GeofenceDependency(policy=POLICY, trusted_proxies=["loopback"])
+office_only = GeofenceDependency(geofence=supported.geofence.with_policy(ADMIN_POLICY))
+Supported = Annotated[Decision, Depends(supported)]  # the route's Decision, or 451/403
+OfficeOnly = Annotated[Decision, Depends(office_only)]
 
 app = FastAPI()
-app.add_middleware(
-    GeofenceMiddleware,
-    policy=example_policy_path(),
-    trusted_proxies=["loopback"],
-    exempt_paths=["/health"],
-    websocket_denial_response=True,
-)
+add_problem_handler(app)  # blocked requests get the RFC 9457 problem+json body
 
 
 @app.get("/")
-async def home(request: Request) -> dict[str, Any]:
-    decision = request.state.geofence
+async def home(decision: Supported) -> dict[str, Any]:
     return {"country": decision.country, "rule": decision.rule}
+
+
+@app.get("/admin")
+async def admin(decision: OfficeOnly) -> dict[str, Any]:
+    return {"rule": decision.rule}
 
 
 @app.get("/health")
@@ -35,7 +48,7 @@ async def health() -> str:
 
 
 @app.websocket("/ws")
-async def echo(websocket: WebSocket) -> None:
+async def echo(websocket: WebSocket, decision: Supported) -> None:
     await websocket.accept()
-    await websocket.send_text(f"hello from {websocket.state.geofence.country}")
+    await websocket.send_text(f"hello from {decision.country}")
     await websocket.close()

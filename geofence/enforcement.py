@@ -158,8 +158,16 @@ class Enforcement:
         """Decide ``request``; the outcome carries the response to send when it is stopped."""
         path = request.path
         gf = self.geofence_for(path) if self._routes else self.geofence
-        decision = gf.evaluate(request)
-        exempt = self.is_exempt(path, raw_path) if self.exempt_paths else False
+        return self.respond(gf.evaluate(request), request, raw_path)
+
+    def respond(
+        self, decision: Decision, request: Request, raw_path: object = None, exempt: bool = False
+    ) -> Outcome:
+        """The outcome of a decision already made (by a per-view policy, or ``aevaluate``);
+        ``exempt`` marks a view exempted by the framework integration."""
+        path = request.path
+        if not exempt and self.exempt_paths:
+            exempt = self.is_exempt(path, raw_path)
         if decision.action is _ALLOW:
             return Outcome(decision, None, exempt)
         if decision.allowed or exempt or self.report_only:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from geofence.enforcement import Enforcement, EnforcementOptions, Outcome, status_line
 from geofence.engine import Geofence
+from geofence.errors import ConfigurationError
 from geofence.request import Request
 
 if TYPE_CHECKING:
@@ -60,6 +61,12 @@ class GeofenceWSGIMiddleware:
         **options: Unpack[EnforcementOptions],
     ) -> None:
         self.app = app
+        if _is_django_handler(app):
+            raise ConfigurationError(
+                "GeofenceWSGIMiddleware wraps a WSGI application and is not Django middleware: "
+                "in MIDDLEWARE use 'geofence.django.GeofenceMiddleware', configured by "
+                "settings.GEOFENCE (or wrap get_wsgi_application() in wsgi.py)"
+            )
         self.enforcement = Enforcement("GeofenceWSGIMiddleware", geofence, options)
         self.geofence = self.enforcement.geofence
         self._debug = self.enforcement.debug_header
@@ -89,3 +96,10 @@ class GeofenceWSGIMiddleware:
             return start_response(status, [*headers, header], exc_info)
 
         return start_with_header
+
+
+def _is_django_handler(app: object) -> bool:
+    # Django builds MIDDLEWARE entries as cls(get_response); get_response is a function of
+    # django.core.handlers, where a WSGI app would be the project's application object.
+    module = getattr(app, "__module__", None) or ""
+    return isinstance(module, str) and module.startswith("django.core.handlers")
