@@ -38,7 +38,7 @@ def test_policy_format_block_is_a_valid_policy() -> None:
 def test_library_example_runs_and_prints_what_it_says(monkeypatch: pytest.MonkeyPatch) -> None:
     # The example names examples/policy.yaml, which ships with the repository: run it as is.
     monkeypatch.chdir(ROOT)
-    (example,) = [b for b in blocks("python") if "Geofence(" in b]
+    (example,) = [b for b in blocks("python") if "gf = Geofence(" in b]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(example, "README.md", "exec"), {})
