@@ -51,7 +51,7 @@ def _add_lookup(parser: argparse.ArgumentParser) -> None:
 
 def _add_validate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_data_options(parser)  # with --geo/--feeds/--feed: checked against that data as well
 
 
 def add_data_options(command: argparse.ArgumentParser) -> None:
@@ -174,9 +174,11 @@ def _show(value: object) -> str:
 def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
     status = EXIT_OK
+    against_data = bool(args.geo or args.feeds)
     for path in args.files:
         try:
             policy = load_policy(path)
+            findings = _data_findings(path, args) if against_data else []
         except GeofenceError as exc:
             status = EXIT_ERROR
             if args.json:
@@ -185,15 +187,30 @@ def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
             else:
                 print(f"{path}: INVALID\n{exc}", file=out)
             continue
+        if findings and status == EXIT_OK:
+            status = EXIT_NOT_ALLOWED
         if args.json:
-            out.write(json.dumps({"file": path, "valid": True, "revision": policy.revision}) + "\n")
-        else:
-            print(
-                f"{path}: OK (policy {policy.name!r}, {len(policy.rules)} rules, "
-                f"revision {policy.revision})",
-                file=out,
-            )
+            record = {"file": path, "valid": True, "revision": policy.revision}
+            out.write(json.dumps({**record, "warnings": findings}) + "\n")
+            continue
+        print(
+            f"{path}: OK (policy {policy.name!r}, {len(policy.rules)} rules, "
+            f"revision {policy.revision})" + (f", {len(findings)} warnings" if findings else ""),
+            file=out,
+        )
+        for finding in findings:
+            where = f"{finding['field']}: " if finding["field"] else ""
+            print(f"  warning: {where}{finding['message']}", file=out)
     return status
+
+
+def _data_findings(path: str, args: argparse.Namespace) -> list[dict[str, object]]:
+    """Build the Geofence the policy would run in (refusals raise) and run the data checks."""
+    from geofence.data_checks import check_against_data
+
+    with Geofence(path, geo=args.geo, feeds=args.feeds, reload_interval=None) as gf:
+        found = check_against_data(gf)
+    return problem_records(PolicyError(found), path) if found else []
 
 
 _PROBLEM_KEYS = ("file", "rule", "field", "message", "suggestion")
