@@ -90,7 +90,8 @@ def hash_addresses(salt: str | bytes) -> Redactor:
 
     def redact(record: dict[str, Any]) -> dict[str, Any]:
         facts = record["facts"]
-        for name in ("ip", "original_ip"):
+        # ip_problem quotes the hop text a client wrote, which may be an address.
+        for name in ("ip", "original_ip", "ip_problem"):
             value = facts.get(name)
             if value is not None:
                 digest = hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

@@ -117,3 +117,12 @@ def test_prometheus_missing_extra_names_it() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "pip install 'geofence-policy[prometheus]'" in result.stdout, result.stderr
+
+
+def test_hash_addresses_redacts_ip_problem_quoting_client_hop_text() -> None:
+    gf = make(DecisionLogger(redact=hash_addresses("salt")))
+    record = decision_record(gf.evaluate("152.206.1.2"))
+    record["facts"]["ip_problem"] = "unparseable hop '203.0.113.9x' in X-Forwarded-For"
+    redacted = hash_addresses("salt")(record)
+    assert "203.0.113" not in json.dumps(redacted)
+    assert redacted["facts"]["ip_problem"].startswith("hmac:")
