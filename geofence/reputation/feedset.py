@@ -291,10 +291,13 @@ class FeedSet:
         spec = feed.spec
         try:
             parsed = parse_feed(spec.format, body, spec.select)
-            had = len(feed.ranges)
-            if had and parsed.count < had * (1 - spec.max_shrink):
+            # Distinct ranges, not lines: one address listed 1000 times is one entry, and must
+            # not pass for the 1000 different entries it would replace.
+            had = len(set(feed.ranges))
+            now = len(set(parsed.ranges))
+            if had and now < had * (1 - spec.max_shrink):
                 raise DataError(
-                    f"{name}: {parsed.count} entries against {had} in service: shrank by more "
+                    f"{name}: {now} distinct entries against {had} in service: shrank by more "
                     f"than {spec.max_shrink:.0%}; keeping the last good copy"
                 )
         except DataError as exc:

@@ -100,6 +100,11 @@ def _add_chunk(chunks: list[bytes], chunk: bytes, size: int, max_bytes: int) -> 
 
 def _accept(feeds: FeedSet, name: str, response: httpx.Response, body: bytes) -> FetchOutcome:
     if response.status_code == 304:
+        asked = response.request.headers
+        if "if-none-match" not in asked and "if-modified-since" not in asked:
+            # A 304 confirms only a copy that was asked about: without validators there was
+            # none, and taking it would make a feed with no data (or old data) look fresh.
+            raise DataError(f"HTTP 304 from {response.request.url} to an unconditional request")
         feeds.touch(name)
         return FetchOutcome(name, "not-modified", feeds.feed_state(name)[0])
     parsed = feeds.replace(

@@ -301,7 +301,10 @@ def parse_feed(format: str, body: bytes, select: Sequence[str] = ()) -> ParsedFe
         raise FeedFormatError(
             f"unknown feed format {format!r} (known: {', '.join(sorted(FORMATS))})"
         ) from None
-    parsed = parser(body, select)
+    try:
+        parsed = parser(body, select)
+    except RecursionError:  # json.loads on deeply nested input: the feed's fault, not ours
+        raise FeedFormatError(f"{format} feed nested too deeply to parse") from None
     if not parsed.ranges:
         problem = f"; {parsed.bad} bad entries, e.g. {parsed.bad_samples[0]}" if parsed.bad else ""
         raise FeedFormatError(f"no entries in the {format} feed{problem}")

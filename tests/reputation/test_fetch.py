@@ -65,6 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif path == "/garbage":
             self._send(200, b"<html><body>Captive portal: please log in</body></html>")
+        elif path == "/always-304":  # answers 304 whatever was asked, validators or none
+            self._send(304, b"")
+        elif path == "/deep-json":  # nesting past the parser's recursion limit
+            self._send(200, b'{"prefixes": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+        elif path == "/one-exit-repeated":  # as many lines as the list, one distinct entry
+            self._send(200, b"\n".join([BULK.splitlines()[0]] * len(BULK.splitlines())))
         elif path == "/shrink":
             self._send(200, b"\n".join(BULK.splitlines()[:50]))
         else:
@@ -159,6 +165,57 @@ def test_a_shrunken_list_is_refused(server: str, tmp_path: Path) -> None:
     assert outcome.status == "failed"
     assert "shrank" in (outcome.error or "")
     assert shrink.health()[0].entries == 1174
+
+
+def test_duplicates_do_not_pass_for_distinct_entries_in_the_shrink_guard(
+    server: str, tmp_path: Path
+) -> None:
+    feeds = _feeds(server, "/tor", tmp_path)
+    refresh(feeds, **FAST)  # type: ignore[arg-type]
+    repeated = FeedSet(
+        [feeds.spec("tor").model_copy(update={"url": server + "/one-exit-repeated"})],
+        cache_dir=tmp_path,
+    )
+    (outcome,) = refresh(repeated, **FAST)  # type: ignore[arg-type]
+    assert outcome.status == "failed"
+    assert "1 distinct entries against 1174" in (outcome.error or "")
+    assert repeated.lookup("185.241.208.232").tags == {"tor", "feed:tor"}
+
+
+def test_an_unsolicited_304_does_not_make_an_empty_feed_fresh(server: str, tmp_path: Path) -> None:
+    feeds = _feeds(server, "/always-304", tmp_path, max_age=3600)
+    assert feeds.health()[0].stale
+    (outcome,) = refresh(feeds, **FAST)  # type: ignore[arg-type]
+    assert outcome.status == "failed"
+    assert "304" in (outcome.error or "")
+    status = feeds.health()[0]
+    assert (status.entries, status.stale) == (0, True)
+
+
+def test_a_304_to_a_conditional_request_still_confirms_the_copy(
+    server: str, tmp_path: Path
+) -> None:
+    feeds = _feeds(server, "/tor", tmp_path)
+    refresh(feeds, **FAST)  # type: ignore[arg-type]
+    confirming = FeedSet(
+        [feeds.spec("tor").model_copy(update={"url": server + "/always-304"})],
+        cache_dir=tmp_path,
+    )
+    confirming._feeds["tor"].etag = ETAG  # the cached copy's validator, as a download stored it
+    (outcome,) = refresh(confirming, **FAST)  # type: ignore[arg-type]
+    assert (outcome.status, outcome.entries) == ("not-modified", 1174)
+
+
+def test_a_deeply_nested_json_feed_fails_alone_and_the_next_feed_refreshes(
+    server: str, tmp_path: Path
+) -> None:
+    deep = FeedSpec(name="cloud", tag="hosting", format="aws", url=server + "/deep-json")
+    tor = FeedSpec(name="tor", tag="tor", format="plain", url=server + "/tor")
+    feeds = FeedSet([deep, tor], cache_dir=tmp_path)
+    first, second = refresh(feeds, **FAST)  # type: ignore[arg-type]
+    assert first.status == "failed"
+    assert "nested too deeply" in (first.error or "")
+    assert (second.status, second.entries) == ("updated", 1174)
 
 
 def test_async_twin_and_progress(server: str, tmp_path: Path) -> None:
