@@ -169,11 +169,11 @@ class FeedSet:
             stale = self._stale_names()
             if stale != self._stale:
                 _log_staleness(stale - self._stale, self._stale - stale, self.on_stale)
+                self._stale = stale  # before _install, which times the next change from it
                 if self.on_stale != "keep":
                     self.generation += 1
                     self._install(self._build())
                     self._swapped = True
-            self._stale = stale
             swapped, self._swapped = self._swapped, False
             return swapped
 
@@ -319,8 +319,25 @@ class FeedSet:
     def _stale_names(self) -> frozenset[str]:
         return frozenset(s.name for s in self.health() if s.stale)
 
+    def needs_check(self) -> bool:
+        """True when a swap awaits ``check_reload()`` or a feed's staleness is due to change:
+        the engine asks on every request, so neither waits for the geo reload interval."""
+        return self._swapped or self._clock() >= self._due_at
+
     def _install(self, state: _State) -> None:
         self._state = state
+        # When the next fresh feed passes its max_age (in this set's clock); with on_stale=keep
+        # staleness changes no decision, so the request path need not watch for it.
+        self._due_at = float("inf")
+        if self.on_stale != "keep":
+            self._due_at = min(
+                (
+                    f.updated + f.spec.max_age
+                    for f in self._feeds.values()
+                    if f.updated is not None and f.spec.name not in self._stale
+                ),
+                default=float("inf"),
+            )
         self.tags_packed: Callable[[bytes], frozenset[str]] = state.tags_packed
         """The tags for the 4 or 16 bytes of a normalised address (``Address.packed``): the
         engine's hot path, one call (replaced with the data on each swap)."""

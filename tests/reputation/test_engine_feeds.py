@@ -112,3 +112,31 @@ def test_a_refresh_reaches_decisions_after_the_reload_check() -> None:
         assert fence.reload()  # the FeedSet reports the swap; the cache is replaced
         assert fence.evaluate("192.0.2.1").rule == "tor"
         assert fence.evaluate(TOR_EXIT).rule is None  # no longer listed
+
+
+def test_a_refresh_reaches_cached_decisions_with_no_reload_interval() -> None:
+    feeds = FeedSet([CATALOG["tor-exits"], CATALOG["github-actions"]])
+    policy = {**POLICY, "rules": POLICY["rules"][:2]}
+    with Geofence(policy, feeds=feeds, reload_interval=None) as fence:
+        assert fence.evaluate("192.0.2.1").rule is None  # now cached as clean
+        body = b"192.0.2.1\n" + b"\n".join(
+            b"198.18.%d.%d" % (i // 256, i % 256) for i in range(1200)
+        )
+        feeds.replace("tor-exits", body)
+        # No reload() and no other miss: the next request itself sees the swap.
+        assert fence.evaluate("192.0.2.1").rule == "tor"
+
+
+@pytest.mark.parametrize("reload_interval", [None, 3600.0])
+def test_on_stale_closed_takes_effect_on_the_next_request(reload_interval: float | None) -> None:
+    fresh = max(f.updated or 0.0 for f in FeedSet([CATALOG["tor-exits"]]).health())
+    now = [fresh + 60.0]
+    feeds = FeedSet([CATALOG["tor-exits"]], on_stale="closed", clock=lambda: now[0])
+    policy = {**POLICY, "rules": POLICY["rules"][:1]}
+    with Geofence(policy, feeds=feeds, reload_interval=reload_interval) as fence:
+        assert fence.evaluate("192.0.2.1").allowed  # fresh data, an unlisted address, cached
+        now[0] = fresh + CATALOG["tor-exits"].max_age + 60.0
+        assert feeds.health()[0].stale
+        stale = fence.evaluate("192.0.2.1")
+        assert (stale.allowed, stale.rule) == (False, "tor")  # closed: every address is tagged
+        assert "tor" in stale.tags
