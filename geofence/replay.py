@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from geofence.engine import Geofence
 from geofence.request import Request
@@ -59,7 +60,7 @@ def parse_line(line: str, address_field: str | None = None) -> LogEntry | None:
     forwarded = quoted[2].strip() if len(quoted) >= 3 else ""
     return LogEntry(
         match["ip"],
-        match["path"].partition("?")[0],
+        routed_path(match["path"]),
         match["method"].upper(),
         forwarded if forwarded not in ("", "-") else None,
     )
@@ -80,7 +81,18 @@ def _json_entry(text: str, address_field: str | None) -> LogEntry | None:
     method = next((record[k] for k in _METHOD_FIELDS if isinstance(record.get(k), str)), "GET")
     chain = next((record[k] for k in _FORWARDED_FIELDS if isinstance(record.get(k), str)), "")
     forwarded = chain.strip() if chain.strip() not in ("", "-") else None
-    return LogEntry(ip, path.partition("?")[0] or "/", method.upper(), forwarded)
+    return LogEntry(ip, routed_path(path), method.upper(), forwarded)
+
+
+def routed_path(target: str) -> str:
+    """The path an application routes for a logged request target: the query cut off at the
+    first ``?`` (in a raw target only the query starts so), then percent-decoded, as ASGI
+    servers and WSGI gateways decode ``path`` / ``PATH_INFO``.
+
+    >>> routed_path("/v1/models/gpt%3F/fine-tune?x=1")
+    '/v1/models/gpt?/fine-tune'
+    """
+    return unquote(target.partition("?")[0]) or "/"
 
 
 @dataclass

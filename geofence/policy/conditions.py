@@ -184,9 +184,9 @@ def _paths(globs: Iterable[str], say: Callable[[str], str]) -> Check:
     compiled = [(re.compile(fnmatch.translate(g)).match, say(g)) for g in globs]
     any_match = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs)).match
 
+    # ``path`` is the routed path (ASGI ``path``, WSGI ``PATH_INFO``): it never carries the
+    # query, so a ``?`` in it is a literal character (sent as %3F) and is matched as one.
     def check(facts: FactsRow, path: str, method: str) -> str | None:
-        if "?" in path:
-            path = path.partition("?")[0]
         if any_match(path) is None:
             return None
         return next(reason for match, reason in compiled if match(path))
