@@ -4,8 +4,8 @@ A forwarding header is written by whoever sent it, so it is only read when the p
 proxy, and then walked right to left: each trusted proxy appends the address it saw, so the
 first hop that is not a trusted proxy is the client, and anything to its left is the client's own
 (forgeable) claim. Trust is checked on the address as it appeared on the wire, with only
-IPv4-mapped unwrapped: a 6to4, Teredo or NAT64 address is never "private" or "loopback" because
-of the IPv4 address embedded in it.
+IPv4-mapped and IPv4-compatible unwrapped: a 6to4, Teredo or NAT64 address is never "private" or
+"loopback" because of the IPv4 address embedded in it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ _NAMED: dict[str, tuple[str, ...]] = {
     "private": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"),
 }
 _MAPPED = b"\x00" * 10 + b"\xff\xff"
+_COMPATIBLE = b"\x00" * 12
 _MAPPED_NET = ipaddress.IPv6Network("::ffff:0:0/96")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _DEFAULT_NORMALIZER = Normalizer()
@@ -103,9 +104,13 @@ class TrustedProxies:
     def contains_packed(self, packed: bytes) -> bool:
         """Whether the address with these 4 or 16 wire bytes is a trusted proxy.
 
-        Only IPv4-mapped is unwrapped: other embeddings must not inherit their payload's trust.
+        Only IPv4-mapped and IPv4-compatible (``::a.b.c.d``, first octet not zero) are
+        unwrapped: they are the IPv4 host itself, while other embeddings (6to4, Teredo, NAT64)
+        are other hosts and must not inherit their payload's trust.
         """
-        if len(packed) == 16 and packed[:12] == _MAPPED:
+        if len(packed) == 16 and (
+            packed[:12] == _MAPPED or (packed[:12] == _COMPATIBLE and packed[12])
+        ):
             packed = packed[12:]
         starts = self._starts.get(len(packed))
         if starts:

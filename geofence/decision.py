@@ -139,7 +139,7 @@ class Decision:
 
     @property
     def via(self) -> str | None:
-        """How the address arrived: direct, ipv4-mapped, 6to4, nat64 or teredo."""
+        """How the address arrived: direct, ipv4-mapped, ipv4-compatible, 6to4, nat64 or teredo."""
         fields = address_fields(self._facts)
         return None if fields is None else fields[4]
 

@@ -11,6 +11,8 @@ Normalisation maps the IPv6 forms that carry an IPv4 client address to that IPv4
 form                      prefix                      IPv4 address taken from
 ========================  ==========================  =====================================
 IPv4-mapped               ``::ffff:0:0/96``           the last 32 bits
+IPv4-compatible           ``::/96`` (RFC 4291,        the last 32 bits, except ``::``,
+(deprecated)              section 2.5.5.1)            ``::1`` and 0.0.0.0/8 (stay IPv6)
 6to4 (RFC 3056)           ``2002::/16``               bits 16-47
 NAT64 (RFC 6052)          ``64:ff9b::/96``,           the RFC 6052 position for the prefix
                           ``64:ff9b:1::/48``,         length (32/40/48/56/64/96 bits; bits
@@ -51,6 +53,7 @@ class Via(str, Enum):
 
     DIRECT = "direct"
     IPV4_MAPPED = "ipv4-mapped"
+    IPV4_COMPATIBLE = "ipv4-compatible"
     SIXTOFOUR = "6to4"
     NAT64 = "nat64"
     TEREDO = "teredo"
@@ -153,6 +156,7 @@ def parse_address(text: str) -> tuple[int, bytes]:
 
 
 _MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+_COMPATIBLE_PREFIX = b"\x00" * 12
 _SIXTOFOUR_PREFIX = b"\x20\x02"
 _TEREDO_PREFIX = b"\x20\x01\x00\x00"
 WELL_KNOWN_NAT64_PREFIXES: tuple[str, ...] = ("64:ff9b::/96", "64:ff9b:1::/48")
@@ -235,6 +239,11 @@ class Normalizer:
             return _new(Address, (text, 6, packed, text, _DIRECT))
         if packed[:12] == _MAPPED_PREFIX:
             return _embedded(packed, packed[12:], Via.IPV4_MAPPED)
+        if packed[:12] == _COMPATIBLE_PREFIX and packed[12]:
+            # Deprecated, but still parsed and still aliased to IPv4 by MMDB files: without
+            # this, ::a.b.c.d got the IPv4's country but none of its feed tags or networks.
+            # A zero first octet (::, ::1, 0.0.0.0/8) is no IPv4 host: it stays IPv6.
+            return _embedded(packed, packed[12:], Via.IPV4_COMPATIBLE)
         if packed[:2] == _SIXTOFOUR_PREFIX:
             return _embedded(packed, packed[2:6], Via.SIXTOFOUR)
         if packed[:4] == _TEREDO_PREFIX:
