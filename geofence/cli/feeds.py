@@ -8,7 +8,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -142,19 +141,9 @@ def refresh_concurrently(
 ) -> Iterator[FetchOutcome]:
     """Each feed's outcome as it finishes, the downloads running side by side: offline, every
     feed fails at once instead of one after another through its retries."""
-    import httpx
+    from geofence.reputation.fetch import iter_refresh
 
-    from geofence.reputation.fetch import DEFAULT_TIMEOUT, refresh
-
-    with (
-        httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=True) as http,
-        ThreadPoolExecutor(max_workers=_DOWNLOADS, thread_name_prefix="geofence-feed") as pool,
-    ):
-        jobs = [
-            pool.submit(refresh, feeds, [name], client=http, progress=progress) for name in names
-        ]
-        for job in as_completed(jobs):
-            yield from job.result()
+    return iter_refresh(feeds, names, workers=_DOWNLOADS, progress=progress)
 
 
 _DOWNLOADS = 8  # at once: enough to hide latency, few enough for one host's rate limits
