@@ -133,6 +133,13 @@ class Geofence:
             if self._reload_interval is None
             else time.monotonic() + self._reload_interval
         )
+        # Feeds reach decisions on the next request whatever reload_interval says: a refresh
+        # wakes the check at once (_wake), and under on_stale open/closed the feed set's own
+        # clock is asked on every request (one call; none under the default keep).
+        feeds = self._feeds
+        self._stale_watch = feeds.needs_check if feeds and feeds.watches_staleness else None
+        if feeds is not None:
+            feeds.on_swap(self._wake)
         self._reload_lock = threading.Lock()
         compiled = CompiledPolicy(self._policy)
         _check_needs(compiled, self._geo, self._policy)
@@ -165,7 +172,7 @@ class Geofence:
         """
         # One frame for every request form (a call costs ~0.07 us of a ~0.35 us cached path).
         if time.monotonic() >= self._next_check or (
-            self._feeds is not None and self._feeds.needs_check()
+            self._stale_watch is not None and self._stale_watch()
         ):
             self._maybe_reload()
         gen = self._gen
@@ -364,10 +371,18 @@ class Geofence:
         except Exception:  # a failed check must never fail the request that triggered it
             log.exception("geofence: checking data files for changes failed")
         finally:
-            # Feeds are watched on every request (needs_check), whatever reload_interval says.
-            if self._reload_interval is not None:
-                self._next_check = time.monotonic() + self._reload_interval
+            self._next_check = (
+                float("inf")
+                if self._reload_interval is None
+                else time.monotonic() + self._reload_interval
+            )
+            if self._feeds is not None and self._feeds.needs_check():
+                self._next_check = 0.0  # a refresh landed during the check: look again
             self._reload_lock.release()
+
+    def _wake(self) -> None:
+        """A feed refresh landed: the next request checks (see ``_setup_generation``)."""
+        self._next_check = 0.0
 
     def _reload_locked(self) -> bool:
         if self._geo.check_reload():

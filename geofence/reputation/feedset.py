@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import inspect
 import json
 import logging
 import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -122,6 +124,7 @@ class FeedSet:
         self._clock = clock
         self._lock = threading.RLock()
         self._swapped = False
+        self._listeners: list[Callable[[], Callable[[], None] | None]] = []
         self._closed = False
         self._stale: frozenset[str] = frozenset()
         self.refresher: object | None = None  # set by fetch.start_refresher
@@ -314,15 +317,36 @@ class FeedSet:
             self.generation += 1
             self._install(self._build())
             self._swapped = True
+        self._notify()  # outside the lock: the engine's wake-up only sets a number
         return parsed
 
     def _stale_names(self) -> frozenset[str]:
         return frozenset(s.name for s in self.health() if s.stale)
 
     def needs_check(self) -> bool:
-        """True when a swap awaits ``check_reload()`` or a feed's staleness is due to change:
-        the engine asks on every request, so neither waits for the geo reload interval."""
+        """True when a swap awaits ``check_reload()`` or a feed's staleness is due to change."""
         return self._swapped or self._clock() >= self._due_at
+
+    @property
+    def watches_staleness(self) -> bool:
+        """Whether staleness changes decisions (``on_stale`` open or closed): then the engine
+        asks ``needs_check()`` on every request, since only this set's clock says when."""
+        return self.on_stale != "keep"
+
+    def on_swap(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after each ``replace()``; held weakly when it is a bound method,
+        so a Geofence that registered it can still be collected."""
+        self._listeners.append(
+            weakref.WeakMethod(callback) if inspect.ismethod(callback) else (lambda: callback)
+        )
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            callback = listener()
+            if callback is None:
+                self._listeners.remove(listener)
+            else:
+                callback()
 
     def _install(self, state: _State) -> None:
         self._state = state

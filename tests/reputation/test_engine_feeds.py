@@ -114,10 +114,13 @@ def test_a_refresh_reaches_decisions_after_the_reload_check() -> None:
         assert fence.evaluate(TOR_EXIT).rule is None  # no longer listed
 
 
-def test_a_refresh_reaches_cached_decisions_with_no_reload_interval() -> None:
+@pytest.mark.parametrize("reload_interval", [None, 3600.0])
+def test_a_refresh_reaches_cached_decisions_on_the_next_request(
+    reload_interval: float | None,
+) -> None:
     feeds = FeedSet([CATALOG["tor-exits"], CATALOG["github-actions"]])
     policy = {**POLICY, "rules": POLICY["rules"][:2]}
-    with Geofence(policy, feeds=feeds, reload_interval=None) as fence:
+    with Geofence(policy, feeds=feeds, reload_interval=reload_interval) as fence:
         assert fence.evaluate("192.0.2.1").rule is None  # now cached as clean
         body = b"192.0.2.1\n" + b"\n".join(
             b"198.18.%d.%d" % (i // 256, i % 256) for i in range(1200)
