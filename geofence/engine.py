@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from geofence.cache import LookupCache
 from geofence.client_ip import ClientIP, ClientIPResolver, TrustedProxies
+from geofence.composition import (
+    check_needs,
+    check_policy_feeds,
+    generation_counter,
+    with_policy_feeds,
+)
 from geofence.decision import Decision, PolicyStamp
 from geofence.errors import (
     AddressError,
-    ConfigurationError,
     DataError,
-    PolicyError,
-    PolicyProblem,
 )
 from geofence.facts import ROW_SIZE, Facts, FactsRow, GeoRecord, facts_of_row, facts_row
 from geofence.geo import GeoSource, open_geo
@@ -26,12 +29,7 @@ from geofence.net import Address, Normalizer, Via
 from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
 from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
 from geofence.reputation.fetch import AsyncRefresher, Refresher
-from geofence.reputation.wiring import (
-    check_feed_tags,
-    proxy_groups,
-    with_feeds,
-    with_policy_feeds,
-)
+from geofence.reputation.wiring import proxy_groups, with_feeds
 from geofence.request import Request
 from geofence.rows import row_maker
 
@@ -117,7 +115,7 @@ class Geofence:
         geo_source = open_geo(geo)  # None: the embedded data
         self._geo: GeoSource = with_feeds(geo_source, self._feeds)
         self._owns_geo = True
-        self._geo_generation = _generation_counter(self._geo)
+        self._geo_generation = generation_counter(self._geo)
         # The fused lookup of the usual source shapes, else the generic one (see rows.py).
         self._make_row = row_maker(self._geo) or self._row
         self._trusts_nobody = not proxies
@@ -142,7 +140,7 @@ class Geofence:
             feeds.on_swap(self._wake)
         self._reload_lock = threading.Lock()
         compiled = CompiledPolicy(self._policy)
-        _check_needs(compiled, self._geo, self._policy)
+        check_needs(compiled, self._geo, self._policy)
         self._gen = self._generation(compiled)
 
     def with_policy(self, policy: PolicySource) -> Geofence:
@@ -154,7 +152,7 @@ class Geofence:
         sibling = object.__new__(Geofence)
         sibling.__dict__.update(self.__dict__)
         sibling._policy = load_policy(policy)
-        _check_policy_feeds(sibling._policy, self._feeds)
+        check_policy_feeds(sibling._policy, self._feeds)
         sibling._owns_geo = False
         sibling._setup_generation()
         return sibling
@@ -465,22 +463,6 @@ class Geofence:
         return f"Geofence(policy={self._policy.name!r}, data={list(self._gen.versions)!r})"
 
 
-def _generation_counter(geo: GeoSource) -> Callable[[], int]:
-    """A cheap reader of the source's swap counter (0 for sources without one)."""
-    sources = [s for s in getattr(geo, "sources", (geo,)) if hasattr(s, "generation")]
-    # Unrolled for the usual counts (country + ASN, and feeds): a generator costs ~0.3 us.
-    if len(sources) == 1:
-        (only,) = sources
-        return lambda: only.generation
-    if len(sources) == 2:
-        first, second = sources
-        return lambda: first.generation + second.generation
-    if len(sources) == 3:
-        one, two, three = sources
-        return lambda: one.generation + two.generation + three.generation
-    return lambda: sum(s.generation for s in sources)
-
-
 def _as_request(request: object) -> Request | None:
     if isinstance(request, Request):
         return request
@@ -500,35 +482,3 @@ def _as_request(request: object) -> Request | None:
     if "REMOTE_ADDR" in request or "wsgi.version" in request:
         return Request.from_wsgi(request)
     return None
-
-
-def _check_policy_feeds(policy: Policy, feeds: FeedSet | None) -> None:
-    # with_policy() shares the loaded feeds: it cannot add the other policy's feeds: section.
-    missing = [f.name for f in policy.feeds if feeds is None or f.name not in feeds.names]
-    if missing:
-        raise ConfigurationError(
-            f"with_policy(): the policy's feeds {', '.join(missing)} are not loaded here; "
-            "list them in the first policy or in feeds="
-        )
-
-
-def _check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> None:
-    check_feed_tags(policy, geo)  # feed:<name> tags need that feed configured
-    missing = compiled.needs - geo.provides
-    if not missing:
-        return
-    have = ", ".join(sorted(geo.provides)) or "nothing"
-    problems = []
-    for rule in policy.rules:
-        for kind in sorted(compiled.rule_needs(rule.name) & missing):
-            problems.append(
-                PolicyProblem(
-                    f"uses {kind}, but no geo source provides {kind} "
-                    f"({geo.version} provides {have}); "
-                    + ("pass feeds='embedded' or " if kind == "tags" else "")
-                    + "add a database that does",
-                    rule=rule.name,
-                    path="rules",
-                )
-            )
-    raise PolicyError(problems or [PolicyProblem(f"needs {', '.join(sorted(missing))}")])

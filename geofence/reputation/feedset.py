@@ -26,11 +26,11 @@ from typing import Any, Literal, NamedTuple, Union
 
 from geofence.errors import ConfigurationError, DataError
 from geofence.facts import GeoRecord
-from geofence.reputation.catalog import CATALOG, EMBEDDED, FeedSpec, unknown_feed
 from geofence.reputation.parsers import ParsedFeed, parse_feed
 from geofence.reputation.ranges import RangeSet, RangeSetBuilder
 from geofence.reputation.stale_warning import warn_stale_at_start
-from geofence.tags import FEED_PREFIX, GEOFEED_PREFIX
+from geofence.vocab.feeds import CATALOG, EMBEDDED, FeedSpec, unknown_feed
+from geofence.vocab.tags import FEED_PREFIX, GEOFEED_PREFIX
 
 __all__ = ["FeedSet", "FeedStatus", "FeedsSpec", "StalePolicy", "open_feeds"]
 
