@@ -27,7 +27,8 @@ from benchmarks.measure import Section, Sizes, each, have, per_call_ns, ratio, r
 from geofence import Geofence
 from geofence.embedded import example_policy_path
 from geofence.reputation.feedset import open_feeds
-from geofence.reputation.ranges import RangeSet, RangeSetBuilder
+from geofence.reputation.range_builder import RangeSetBuilder
+from geofence.reputation.ranges import RangeSet
 from geofence.vocab.feeds import FeedSpec
 
 _PREFIXES = (32, 32, 32, 24, 24, 24, 24, 23, 22, 22, 21, 20, 19, 18, 16, 28, 29, 30)

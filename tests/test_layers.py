@@ -126,7 +126,8 @@ def test_the_layer_test_sees_a_wrong_import() -> None:
     assert part_of("geofence.reputation.feedset") == (3, "sources")
     assert part_of("geofence.cli.core") == FACES
     here, there = part_of("geofence.decision"), part_of("geofence.policy")
-    assert there[1] != here[1] and there[0] >= here[0]
+    assert there[1] != here[1]
+    assert there[0] >= here[0]
 
 
 def test_the_feed_vocabulary_names_exactly_the_parsers() -> None:

@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 
 from geofence.facts import GeoRecord
 from geofence.reputation.feed_files import Feed
-from geofence.reputation.ranges import RangeSet, RangeSetBuilder
+from geofence.reputation.range_builder import RangeSetBuilder
+from geofence.reputation.ranges import RangeSet
 from geofence.vocab.tags import FEED_PREFIX, GEOFEED_PREFIX
 
 __all__ = ["MISS", "FeedIndex", "build_index"]
