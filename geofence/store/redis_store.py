@@ -32,7 +32,9 @@ def _failures() -> tuple[type[BaseException], ...]:
 
 
 def _is_noscript(reply: object) -> bool:
-    return isinstance(reply, Exception) and str(reply).startswith("NOSCRIPT")
+    from redis.exceptions import NoScriptError
+
+    return isinstance(reply, NoScriptError)
 
 
 def _raise_errors(replies: Sequence[object]) -> None:
