@@ -71,7 +71,7 @@ def _client(parsed: StoreURL, package: str) -> Any:
     if parsed.scheme == "redis+cluster":
         kwargs.pop("max_connections", None)
         nodes = [cluster.ClusterNode(host, port) for host, port in parsed.hosts]
-        return api.RedisCluster(startup_nodes=nodes, cluster_error_retry_attempts=1, **kwargs)
+        return api.RedisCluster(startup_nodes=nodes, **kwargs)
     if parsed.scheme == "redis+sentinel":
         sentinels = _sentinel_kwargs(parsed, kwargs)
         sentinel = api.Sentinel(list(parsed.hosts), sentinel_kwargs=sentinels)

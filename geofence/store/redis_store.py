@@ -31,10 +31,21 @@ def _failures() -> tuple[type[BaseException], ...]:
     return (RedisError, RedisClusterException, OSError, TimeoutError, ValueError)
 
 
-def _is_noscript(reply: object) -> bool:
+def _noscript(calls: Sequence[GroupCall], replies: Sequence[object]) -> list[GroupCall]:
+    """The calls a server refused for not having the script cached (after a restart)."""
     from redis.exceptions import NoScriptError
 
-    return isinstance(reply, NoScriptError)
+    return [c for c, r in zip(calls, replies, strict=True) if isinstance(r, NoScriptError)]
+
+
+def _merge(replies: list[object], calls: Sequence[GroupCall], again: Sequence[object]) -> None:
+    """Put the replies of ``calls``, run again, where their refusals were."""
+    from redis.exceptions import NoScriptError
+
+    retried = iter(again)
+    for i, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            replies[i] = next(retried)
 
 
 def _raise_errors(replies: Sequence[object]) -> None:
@@ -68,8 +79,9 @@ class RedisStore:
             if self._sync is None:
                 self._sync = sync_client(self._parsed)
             replies = self._run(self._sync, calls, "EVALSHA")
-            if any(_is_noscript(r) for r in replies):
-                replies = self._run(self._sync, calls, "EVAL")
+            missing = _noscript(calls, replies)
+            if missing:  # only those: on a cluster the other nodes ran theirs already
+                _merge(replies, missing, self._run(self._sync, missing, "EVAL"))
             _raise_errors(replies)
             results = decode(ops, calls, replies)
         except self._failure_types as exc:
@@ -85,8 +97,9 @@ class RedisStore:
         try:
             client = self._async_client()
             replies = await self._arun(client, calls, "EVALSHA")
-            if any(_is_noscript(r) for r in replies):
-                replies = await self._arun(client, calls, "EVAL")
+            missing = _noscript(calls, replies)
+            if missing:
+                _merge(replies, missing, await self._arun(client, missing, "EVAL"))
             _raise_errors(replies)
             results = decode(ops, calls, replies)
         except self._failure_types as exc:

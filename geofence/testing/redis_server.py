@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DEADLINE", "RedisCluster", "RedisSentinel", "RedisServer", "free_port"]
+__all__ = ["DEADLINE", "RedisCluster", "RedisSentinel", "RedisServer", "command", "free_port"]
 
 DEADLINE = 60.0  # seconds: a loaded 2-core machine can be slow to start or join servers
 
