@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["BUCKETS", "MAX_VALUE", "Kind", "Op", "Result", "Store", "StoreHealth"]
+__all__ = ["BUCKETS", "MAX_VALUE", "MIN_WINDOW", "Kind", "Op", "Result", "Store", "StoreHealth"]
 
 BUCKETS = 6  # buckets per window: finer costs keys, coarser blurs the window's edge
+MIN_WINDOW = 0.01  # seconds: bucket indexes of shorter windows outgrow exact float text in Lua
 MAX_VALUE = 512  # characters of a member or stored value (the caller hashes long ids)
 _GROUP = re.compile(r"[A-Za-z0-9:_-]{1,64}")
 _NAME = re.compile(r"[A-Za-z0-9:_-]{1,32}")
@@ -69,8 +70,8 @@ class Op:
         window = self.window_s
         if isinstance(window, bool) or not isinstance(window, (int, float)):
             raise ValueError(f"Op.window_s must be a number of seconds, not {window!r}")
-        if not (math.isfinite(window) and window > 0):
-            raise ValueError(f"Op.window_s must be positive and finite, not {window!r}")
+        if not (math.isfinite(window) and window >= MIN_WINDOW):
+            raise ValueError(f"Op.window_s must be finite and >= {MIN_WINDOW}, not {window!r}")
 
 
 def bucket_width(window_s: float) -> float:

@@ -31,6 +31,12 @@ def _failures() -> tuple[type[BaseException], ...]:
     return (RedisError, RedisClusterException, OSError, TimeoutError, ValueError)
 
 
+def _noscript_error() -> type[Exception]:
+    from redis.exceptions import NoScriptError
+
+    return NoScriptError
+
+
 def _noscript(calls: Sequence[GroupCall], replies: Sequence[object]) -> list[GroupCall]:
     """The calls a server refused for not having the script cached (after a restart)."""
     from redis.exceptions import NoScriptError
@@ -62,7 +68,10 @@ class RedisStore:
         self.prefix = prefix
         self.retry_after = float(parsed.options.get("retry_after", 1.0))  # type: ignore[arg-type]
         self._parsed = parsed
+        # a single server runs the whole batch in one script call; a cluster one call per group
+        self._per_group = parsed.scheme == "redis+cluster"
         self._failure_types = _failures()
+        self._noscript_type = _noscript_error()
         self._lock = threading.Lock()
         self._sync: Any = None  # built on first use: a cluster client connects when built
         self._async: dict[asyncio.AbstractEventLoop, Any] = {}  # an asyncio client per loop
@@ -108,6 +117,11 @@ class RedisStore:
         return results
 
     def _run(self, client: Any, calls: Sequence[GroupCall], command: str) -> list[object]:
+        if len(calls) == 1:  # one server, or one group: a plain call costs less than a pipeline
+            try:
+                return [client.execute_command(command, *self._script_args(calls[0], command))]
+            except self._noscript_type as exc:
+                return [exc]
         pipe = client.pipeline(transaction=False)
         for call in calls:
             pipe.execute_command(command, *self._script_args(call, command))
@@ -115,6 +129,12 @@ class RedisStore:
         return replies
 
     async def _arun(self, client: Any, calls: Sequence[GroupCall], command: str) -> list[object]:
+        if len(calls) == 1:
+            try:
+                args = self._script_args(calls[0], command)
+                return [await client.execute_command(command, *args)]
+            except self._noscript_type as exc:
+                return [exc]
         pipe = client.pipeline(transaction=False)
         for call in calls:
             pipe.execute_command(command, *self._script_args(call, command))
@@ -139,7 +159,7 @@ class RedisStore:
     # -- health: an outage is remembered, attempts are spaced, recovery is automatic ----------
 
     def _admit(self, ops: Sequence[Op], now: float) -> list[GroupCall]:
-        calls = plan(ops, now, self.prefix)
+        calls = plan(ops, now, self.prefix, per_group=self._per_group)
         health = self._health
         if health.retry_at is not None and time.time() < health.retry_at:
             raise StoreUnavailable(

@@ -1,9 +1,11 @@
 """The Redis key layout and the calls of ``apply.lua``: one script call per group.
 
 Keys (``P`` the prefix, ``G`` the group, ``N`` the counter name, ``W`` the window in seconds,
-``B`` the bucket index)::
+``B`` the bucket index; a window reads buckets ``B-5`` to ``B``)::
 
-    {P:G}:N:d:W:B    distinct: a HyperLogLog per bucket (PFADD, PFCOUNT over the window)
+    {P:G}:N:d:W:B    distinct: a HyperLogLog per bucket (PFADD)
+    {P:G}:N:d:W:uB   distinct: the union of the window ending at bucket B (PFMERGE once,
+                     then PFADD and a single-key PFCOUNT); it lives two buckets
     {P:G}:N:c:W:B    count: an integer per bucket (INCRBY, summed over the window)
     {P:G}:N:s        swap: a string (previous value returned, this one stored)
     {P:G}:N:f        first: a string set only when absent
@@ -46,29 +48,35 @@ def _window_text(window_s: float) -> str:
     return str(int(w)) if w.is_integer() else repr(w)
 
 
-def _op_keys(op: Op, now: float, prefix: str) -> tuple[list[str], int]:
-    """The op's keys (current bucket first) and their TTL in milliseconds."""
-    base = f"{{{prefix}:{op.group}}}:{op.name}:{_CODE[op.kind]}"
-    if op.kind in ("swap", "first"):
-        return [base], max(1, math.ceil(op.window_s * 1000))
-    b = bucket_of(now, op.window_s)
-    stem = f"{base}:{_window_text(op.window_s)}:"
-    return [f"{stem}{b - i}" for i in range(BUCKETS)], max(1, math.ceil(ttl_s(op.window_s) * 1000))
-
-
-def plan(ops: Sequence[Op], now: float, prefix: str) -> list[GroupCall]:
-    """One ``GroupCall`` per group, in the order groups first appear in ``ops``."""
+def plan(ops: Sequence[Op], now: float, prefix: str, *, per_group: bool) -> list[GroupCall]:
+    """The script calls for ``ops``: one per group on a cluster (``per_group``), where groups
+    live on different nodes, else one for the whole batch; each call carries one key per op
+    (the script derives the older buckets' keys from it)."""
     grouped: dict[str, tuple[list[int], list[str], list[str | int]]] = {}
     for i, op in enumerate(ops):
-        indexes, keys, args = grouped.setdefault(op.group, ([], [], []))
-        op_keys, ttl = _op_keys(op, now, prefix)
+        indexes, keys, args = grouped.setdefault(op.group if per_group else "", ([], [], []))
+        kind = op.kind
+        code = _CODE[kind]
+        base = f"{{{prefix}:{op.group}}}:{op.name}:{code}"
         indexes.append(i)
-        keys.extend(op_keys)
-        args.extend((_CODE[op.kind], len(op_keys), ttl, op.value, op.amount))
+        if kind == "distinct" or kind == "count":
+            window = op.window_s
+            b = str(bucket_of(now, window))
+            keys.append(f"{base}:{_window_text(window)}:{b}")
+            args.extend((code, _ttl_ms(ttl_s(window)), op.value, op.amount, b,
+                         _ttl_ms(2 * window / BUCKETS)))  # fmt: skip
+        else:
+            keys.append(base)
+            args.extend((code, _ttl_ms(op.window_s), op.value, op.amount, "", 0))
     return [
         GroupCall(tuple(indexes), tuple(keys), (len(indexes), *args))
         for indexes, keys, args in grouped.values()
     ]
+
+
+@lru_cache(maxsize=64)
+def _ttl_ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
 
 
 def decode(
