@@ -38,45 +38,48 @@ class GroupCall:
 
     indexes: tuple[int, ...]
     keys: tuple[str, ...]
-    args: tuple[str | int, ...]
+    args: tuple[str, ...]
 
 
 @lru_cache(maxsize=64)
-def _window_text(window_s: float) -> str:
-    # exact, so two windows never share keys: 86400 -> "86400", 0.6 -> "0.6"
+def _window(window_s: float) -> tuple[str, str, str]:
+    """Key text (exact, so two windows never share keys: 86400 -> "86400", 0.6 -> "0.6"), and
+    the TTLs in ms of a bucket and of a window union."""
     w = float(window_s)
-    return str(int(w)) if w.is_integer() else repr(w)
+    text = str(int(w)) if w.is_integer() else repr(w)
+    return text, str(_ms(ttl_s(w))), str(_ms(2 * w / BUCKETS))
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
 
 
 def plan(ops: Sequence[Op], now: float, prefix: str, *, per_group: bool) -> list[GroupCall]:
     """The script calls for ``ops``: one per group on a cluster (``per_group``), where groups
-    live on different nodes, else one for the whole batch; each call carries one key per op
-    (the script derives the older buckets' keys from it)."""
-    grouped: dict[str, tuple[list[int], list[str], list[str | int]]] = {}
+    live on different nodes, else one for the whole batch. A call carries one key per op (the
+    script derives the older buckets' keys from it), one spec string, and the values."""
+    grouped: dict[str, tuple[list[int], list[str], list[str], list[str]]] = {}
     for i, op in enumerate(ops):
-        indexes, keys, args = grouped.setdefault(op.group if per_group else "", ([], [], []))
+        indexes, keys, specs, values = grouped.setdefault(
+            op.group if per_group else "", ([], [], [], [])
+        )
         kind = op.kind
         code = _CODE[kind]
         base = f"{{{prefix}:{op.group}}}:{op.name}:{code}"
         indexes.append(i)
+        values.append(op.value)
         if kind == "distinct" or kind == "count":
-            window = op.window_s
-            b = str(bucket_of(now, window))
-            keys.append(f"{base}:{_window_text(window)}:{b}")
-            args.extend((code, _ttl_ms(ttl_s(window)), op.value, op.amount, b,
-                         _ttl_ms(2 * window / BUCKETS)))  # fmt: skip
+            text, ttl, union_ttl = _window(op.window_s)
+            b = str(bucket_of(now, op.window_s))
+            keys.append(f"{base}:{text}:{b}")
+            specs.append(f"{code} {ttl} {b} {union_ttl} {op.amount};")
         else:
             keys.append(base)
-            args.extend((code, _ttl_ms(op.window_s), op.value, op.amount, "", 0))
+            specs.append(f"{code} {_ms(op.window_s)}  1 {op.amount};")
     return [
-        GroupCall(tuple(indexes), tuple(keys), (len(indexes), *args))
-        for indexes, keys, args in grouped.values()
+        GroupCall(tuple(indexes), tuple(keys), ("".join(specs), *values))
+        for indexes, keys, specs, values in grouped.values()
     ]
-
-
-@lru_cache(maxsize=64)
-def _ttl_ms(seconds: float) -> int:
-    return max(1, math.ceil(seconds * 1000))
 
 
 def decode(
