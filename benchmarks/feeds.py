@@ -14,7 +14,7 @@ from netaddr import IPAddress, IPNetwork, IPSet
 
 from geofence import Geofence
 from geofence.net import normalize
-from geofence.reputation.ranges import RangeSetBuilder
+from geofence.reputation.range_builder import RangeSetBuilder
 
 PROBES = 2000
 

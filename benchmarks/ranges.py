@@ -26,9 +26,10 @@ from benchmarks.lookups import feed_addresses
 from benchmarks.measure import Section, Sizes, each, have, per_call_ns, ratio, rss_bytes
 from geofence import Geofence
 from geofence.embedded import example_policy_path
-from geofence.reputation.catalog import FeedSpec
 from geofence.reputation.feedset import open_feeds
-from geofence.reputation.ranges import RangeSet, RangeSetBuilder
+from geofence.reputation.range_builder import RangeSetBuilder
+from geofence.reputation.ranges import RangeSet
+from geofence.vocab.feeds import FeedSpec
 
 _PREFIXES = (32, 32, 32, 24, 24, 24, 24, 23, 22, 22, 21, 20, 19, 18, 16, 28, 29, 30)
 _inet_pton, _AF_INET, _AF_INET6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6

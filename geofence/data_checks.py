@@ -16,7 +16,7 @@ from geofence.engine import Geofence
 from geofence.errors import PolicyProblem
 from geofence.geo import CompositeGeo
 from geofence.reputation.feedset import FeedSet
-from geofence.tags import FEED_PREFIX, GEOFEED_PREFIX
+from geofence.vocab.tags import FEED_PREFIX, GEOFEED_PREFIX
 
 __all__ = ["DATA_CHECKS", "DataCheck", "check_against_data", "tag_rules"]
 

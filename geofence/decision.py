@@ -9,7 +9,7 @@ from geofence.facts import EMPTY_TAGS, Facts, FactsRow, address_fields, facts_of
 
 if TYPE_CHECKING:
     from geofence.client_ip import ClientIP
-    from geofence.policy import Action, Mode, Verdict
+    from geofence.vocab.actions import Action, Mode, Verdict
 
 __all__ = ["Decision", "PolicyStamp"]
 

@@ -1,38 +1,36 @@
-"""Geofence: composes client address, normalisation, geo facts and policy into ``evaluate()``."""
+"""Geofence: construction and the life cycle of the sources (load, reload, refresh, close).
+
+The per-request path is ``RequestPath`` (pipeline.py); this half builds what it reads: the
+policy, the resolver, the composed geo + feed source and a ``Generation`` (compiled policy,
+cache, data versions) swapped as one reference when data changes.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from geofence.cache import LookupCache
-from geofence.client_ip import ClientIP, ClientIPResolver, TrustedProxies
-from geofence.decision import Decision, PolicyStamp
-from geofence.errors import (
-    AddressError,
-    ConfigurationError,
-    DataError,
-    PolicyError,
-    PolicyProblem,
-)
-from geofence.facts import ROW_SIZE, Facts, FactsRow, GeoRecord, facts_of_row, facts_row
-from geofence.geo import GeoSource, open_geo
-from geofence.net import Address, Normalizer, Via
-from geofence.policy import CompiledPolicy, Policy, Verdict, load_policy
-from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
-from geofence.reputation.fetch import AsyncRefresher, Refresher
-from geofence.reputation.wiring import (
-    check_feed_tags,
-    proxy_groups,
-    with_feeds,
+from geofence.client_ip import ClientIPResolver, TrustedProxies
+from geofence.composition import (
+    check_needs,
+    check_policy_feeds,
+    generation_counter,
     with_policy_feeds,
 )
-from geofence.request import Request
+from geofence.decision import Decision, PolicyStamp
+from geofence.facts import ROW_SIZE, Facts, facts_of_row
+from geofence.geo import GeoSource, open_geo
+from geofence.net import Normalizer
+from geofence.pipeline import Generation, RequestPath
+from geofence.policy import CompiledPolicy, Policy, load_policy
+from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
+from geofence.reputation.fetch import AsyncRefresher, Refresher
+from geofence.reputation.wiring import proxy_groups, with_feeds
 from geofence.rows import row_maker
 
 if TYPE_CHECKING:
@@ -42,38 +40,13 @@ __all__ = ["Geofence"]
 
 log = logging.getLogger("geofence")
 
-_new = tuple.__new__
-_inet_pton, _AF_INET = socket.inet_pton, socket.AF_INET
-_DIRECT = Via.DIRECT
-
 PolicySource = Union[str, "os.PathLike[str]", Mapping[str, Any], Policy]
 GeoSpec = Union[
     None, str, "os.PathLike[str]", GeoSource, Sequence[Union[str, "os.PathLike[str]", GeoSource]]
 ]
 
-# A cached entry: the ``FactsRow`` of an address followed, at ``_NUMBER``, by the number of its
-# verdict when the policy does not look at the path or method (then a repeated address skips
-# the policy entirely), else None. One flat tuple of atomic values: the collector untracks a
-# nested tuple one level per pass, and an entry still tracked when it reaches the oldest
-# generation is what makes the full collections come (see ``FactsRow``).
-_Entry = FactsRow
-_NUMBER = ROW_SIZE
 
-
-class _Generation(NamedTuple):
-    """Everything the request path reads, swapped as one reference on reload."""
-
-    compiled: CompiledPolicy
-    verdicts: Sequence[Verdict]  # compiled.verdicts: an entry's verdict number -> verdict
-    stamp: PolicyStamp
-    cache: LookupCache[_Entry]
-    versions: tuple[str, ...]
-    unknown: _Entry
-    serial: int
-    geo_generation: int
-
-
-class Geofence:
+class Geofence(RequestPath):
     """Decides, per request, whether a client may use an endpoint from where it really is.
 
     >>> gf = Geofence(policy="policy.yaml")            # doctest: +SKIP
@@ -117,7 +90,7 @@ class Geofence:
         geo_source = open_geo(geo)  # None: the embedded data
         self._geo: GeoSource = with_feeds(geo_source, self._feeds)
         self._owns_geo = True
-        self._geo_generation = _generation_counter(self._geo)
+        self._geo_generation = generation_counter(self._geo)
         # The fused lookup of the usual source shapes, else the generic one (see rows.py).
         self._make_row = row_maker(self._geo) or self._row
         self._trusts_nobody = not proxies
@@ -142,7 +115,7 @@ class Geofence:
             feeds.on_swap(self._wake)
         self._reload_lock = threading.Lock()
         compiled = CompiledPolicy(self._policy)
-        _check_needs(compiled, self._geo, self._policy)
+        check_needs(compiled, self._geo, self._policy)
         self._gen = self._generation(compiled)
 
     def with_policy(self, policy: PolicySource) -> Geofence:
@@ -154,176 +127,17 @@ class Geofence:
         sibling = object.__new__(Geofence)
         sibling.__dict__.update(self.__dict__)
         sibling._policy = load_policy(policy)
-        _check_policy_feeds(sibling._policy, self._feeds)
+        check_policy_feeds(sibling._policy, self._feeds)
         sibling._owns_geo = False
         sibling._setup_generation()
         return sibling
 
-    # -- the request path -------------------------------------------------------------------
-
-    def evaluate(self, request: object) -> Decision:
-        """Decide for a bare address, a ``Request``, an ASGI scope or a WSGI environ.
-
-        Framework request objects work too: anything with a ``scope`` (Starlette, FastAPI),
-        ``environ`` (Flask, Werkzeug) or ``META`` (Django) dict.
-
-        Never raises on anything a client sends: an address that cannot be determined gives
-        the policy's ``unknown`` action, with the reason in ``Decision.ip_problem``.
-        """
-        # One frame for every request form (a call costs ~0.07 us of a ~0.35 us cached path).
-        if time.monotonic() >= self._next_check or (
-            self._stale_watch is not None and self._stale_watch()
-        ):
-            self._maybe_reload()
-        gen = self._gen
-        try:
-            if type(request) is str:
-                entry = gen.cache.get(request)
-                if entry is None:
-                    try:
-                        # A bare dotted quad, the usual case: inet_pton accepts only the
-                        # canonical form, so it is all Normalizer.normalize does for one.
-                        packed = _inet_pton(_AF_INET, request)
-                        address: Address | None = _new(
-                            Address, (request, 4, packed, request, _DIRECT)
-                        )
-                    except (OSError, ValueError):
-                        address = self._normalize_or_none(request)
-                    if address is None:
-                        pass  # entry stays None: the unknown action, below
-                    elif address.original == request:  # already looked up in vain
-                        entry = self._new_entry(gen, address)
-                    else:
-                        entry = self._entry(gen, request, address)
-                if entry is None:
-                    client = ClientIP(None, "peer", request[:128], "not a valid IP address")
-                    decision = self._decide(gen, gen.unknown, client, "/", "GET")
-                elif entry[_NUMBER] is not None:
-                    verdict = gen.verdicts[entry[_NUMBER]]
-                    decision = Decision._make(verdict, entry, None, gen.stamp)
-                else:
-                    decision = self._decide(gen, entry, None, "/", "GET")
-            else:
-                decision = self._evaluate_request(gen, _as_request(request))
-        except Exception:  # a bug must not open the gate: fail to the unknown action
-            log.exception("geofence: evaluate failed; applying the policy's unknown action")
-            client = ClientIP(None, "peer", None, "internal error while evaluating")
-            decision = self._decide(gen, gen.unknown, client, "/", "GET")
-        if self._on_decision is not None:
-            try:
-                self._on_decision(decision)
-            except Exception:  # a logging or metrics hook must not fail the request
-                log.exception("geofence: the on_decision hook failed")
-        return decision
-
-    def _evaluate_request(self, gen: _Generation, request: Request | None) -> Decision:
-        client: ClientIP | None
-        if request is None:
-            client = ClientIP(None, "peer", None, "not a request, scope, environ or address")
-            return self._decide(gen, gen.unknown, client, "/", "GET")
-        if self._trusts_nobody:
-            # Nobody's headers are believed, so the peer is the client: skip the header walk.
-            peer = request.ip
-            entry = None if peer is None else gen.cache.get(peer)
-            if entry is None:
-                client = self._resolver.resolve(request)
-                entry = self._entry_for_client(gen, client)
-            else:
-                client = None
-        else:
-            client = self._resolver.resolve(request)
-            entry = self._entry_for_client(gen, client)
-        number = entry[_NUMBER]
-        if number is not None:
-            return Decision._make(gen.verdicts[number], entry, client, gen.stamp)
-        return self._decide(gen, entry, client, request.path, request.method)
-
-    def _entry_for_client(self, gen: _Generation, client: ClientIP) -> _Entry:
-        address = client.address
-        if address is None:
-            return gen.unknown
-        return self._entry(gen, address.original, address)
-
-    def _normalize_or_none(self, text: str) -> Address | None:
-        try:
-            return self._normalizer.normalize(text)
-        except AddressError:
-            return None
-
-    def _entry(self, gen: _Generation, text: str, address: Address) -> _Entry:
-        """The entry for ``address``, which arrived as ``text``: cached under both."""
-        key = address.original
-        entry = gen.cache.get(key)
-        if entry is None:
-            entry = self._new_entry(gen, address)
-        if text != key:
-            gen.cache.put(text, entry)
-        return entry
-
-    def _new_entry(self, gen: _Generation, address: Address) -> _Entry:
-        # Keyed by the canonical form as it arrived, not the embedded IPv4 address: the facts
-        # record how the address arrived, and a rule may match the 6to4/NAT64 form itself.
-        # Written flat on purpose: this is the uncached path, where each call costs.
-        try:  # _lookup_row, inlined
-            row = self._make_row(address, gen.versions)
-        except Exception:
-            row = self._row(address, gen.versions)
-        if self._geo_generation() != gen.geo_generation:
-            # A source swapped its data under this lookup (or just before it) while `gen` is
-            # the older snapshot: the facts may be newer than gen's versions say. Catch up
-            # and look again, so facts, versions and cache are one generation.
-            gen, row = self._look_again(gen, address)
-        compiled = gen.compiled
-        number = None
-        if not compiled.request_dependent:
-            verdict = compiled.decide(row, "/", "GET")
-            number = compiled.number_of_id(id(verdict))
-            if number is None:
-                number = compiled.verdict_number(verdict)
-        entry = (*row, number)
-        cache = gen.cache
-        if len(cache) < cache.maxsize:  # put(), without its frame
-            cache[address.original] = entry
-        else:
-            cache.put(address.original, entry)
-        return entry
-
-    def _look_again(self, gen: _Generation, address: Address) -> tuple[_Generation, FactsRow]:
-        for _ in range(3):  # bounded: data swapping without pause gets the last attempt
-            with self._reload_lock:  # waits for this instance's reload in progress, if any
-                if self._gen.geo_generation != self._geo_generation():
-                    self._gen = self._generation(self._gen.compiled)
-                gen = self._gen
-            row = self._lookup_row(address, gen.versions)
-            if self._geo_generation() == gen.geo_generation:
-                break
-        return gen, row
-
-    def _lookup_row(self, address: Address, versions: tuple[str, ...]) -> FactsRow:
-        try:
-            return self._make_row(address, versions)
-        except Exception:  # the fused lookup met something unusual: the generic path recovers
-            return self._row(address, versions)
-
-    def _row(self, address: Address, versions: tuple[str, ...]) -> FactsRow:
-        try:
-            record = self._geo.lookup(address.text)
-        except DataError as exc:
-            log.warning("geofence: lookup of %s failed: %s", address.text, exc)
-            partial = getattr(self._geo, "lookup_partial", None)
-            if partial is None:
-                return facts_row(address, GeoRecord(), versions, (str(exc),))
-            # Keep what the sources that still work know; the failure is recorded, not fatal.
-            record, errors = partial(address.text)
-            return facts_row(address, record, versions, errors)
-        return facts_row(address, record, versions)
-
-    @staticmethod
-    def _decide(
-        gen: _Generation, entry: _Entry, client: ClientIP | None, path: str, method: str
-    ) -> Decision:
-        verdict = gen.compiled.decide(entry, path, method)
-        return Decision._make(verdict, entry, client, gen.stamp)
+    def _catch_up(self) -> Generation:
+        # A source swapped its data under an uncached lookup: the request path's next look.
+        with self._reload_lock:  # waits for this instance's reload in progress, if any
+            if self._gen.geo_generation != self._geo_generation():
+                self._gen = self._generation(self._gen.compiled)
+            return self._gen
 
     # -- facts without a policy ----------------------------------------------------------------
 
@@ -393,13 +207,13 @@ class Geofence:
         log.info("geofence: data reloaded: %s", ", ".join(self._gen.versions))
         return True
 
-    def _generation(self, compiled: CompiledPolicy) -> _Generation:
+    def _generation(self, compiled: CompiledPolicy) -> Generation:
         # The swap counter is read before the versions: a swap in between makes the next
         # uncached lookup catch up, never label new data with old versions.
         geo_generation = self._geo_generation()
         versions = (self._geo.version,)
         stamp = PolicyStamp(self._policy.name, self._policy.revision, self._policy.mode)
-        return _Generation(
+        return Generation(
             compiled,
             compiled.verdicts,
             stamp,
@@ -463,72 +277,3 @@ class Geofence:
 
     def __repr__(self) -> str:
         return f"Geofence(policy={self._policy.name!r}, data={list(self._gen.versions)!r})"
-
-
-def _generation_counter(geo: GeoSource) -> Callable[[], int]:
-    """A cheap reader of the source's swap counter (0 for sources without one)."""
-    sources = [s for s in getattr(geo, "sources", (geo,)) if hasattr(s, "generation")]
-    # Unrolled for the usual counts (country + ASN, and feeds): a generator costs ~0.3 us.
-    if len(sources) == 1:
-        (only,) = sources
-        return lambda: only.generation
-    if len(sources) == 2:
-        first, second = sources
-        return lambda: first.generation + second.generation
-    if len(sources) == 3:
-        one, two, three = sources
-        return lambda: one.generation + two.generation + three.generation
-    return lambda: sum(s.generation for s in sources)
-
-
-def _as_request(request: object) -> Request | None:
-    if isinstance(request, Request):
-        return request
-    if not isinstance(request, dict):
-        # Framework request objects carry the raw scope or environ: Starlette/FastAPI
-        # ``request.scope``, Werkzeug/Flask ``request.environ``, Django ``request.META``.
-        for attribute in ("scope", "environ", "META"):
-            inner = getattr(request, attribute, None)
-            if isinstance(inner, dict):
-                request = inner
-                break
-        else:
-            return None
-    assert isinstance(request, dict)
-    if request.get("type") in ("http", "websocket"):
-        return Request.from_asgi(request)
-    if "REMOTE_ADDR" in request or "wsgi.version" in request:
-        return Request.from_wsgi(request)
-    return None
-
-
-def _check_policy_feeds(policy: Policy, feeds: FeedSet | None) -> None:
-    # with_policy() shares the loaded feeds: it cannot add the other policy's feeds: section.
-    missing = [f.name for f in policy.feeds if feeds is None or f.name not in feeds.names]
-    if missing:
-        raise ConfigurationError(
-            f"with_policy(): the policy's feeds {', '.join(missing)} are not loaded here; "
-            "list them in the first policy or in feeds="
-        )
-
-
-def _check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> None:
-    check_feed_tags(policy, geo)  # feed:<name> tags need that feed configured
-    missing = compiled.needs - geo.provides
-    if not missing:
-        return
-    have = ", ".join(sorted(geo.provides)) or "nothing"
-    problems = []
-    for rule in policy.rules:
-        for kind in sorted(compiled.rule_needs(rule.name) & missing):
-            problems.append(
-                PolicyProblem(
-                    f"uses {kind}, but no geo source provides {kind} "
-                    f"({geo.version} provides {have}); "
-                    + ("pass feeds='embedded' or " if kind == "tags" else "")
-                    + "add a database that does",
-                    rule=rule.name,
-                    path="rules",
-                )
-            )
-    raise PolicyError(problems or [PolicyProblem(f"needs {', '.join(sorted(missing))}")])

@@ -31,8 +31,8 @@ from pathlib import Path
 import httpx
 
 from geofence.embedded import data_dir
-from geofence.reputation.catalog import CATALOG, FeedSpec
 from geofence.reputation.parsers import FeedFormatError, parse_feed
+from geofence.vocab.feeds import CATALOG, FeedSpec
 
 MAX_BYTES = 64 * 2**20
 

@@ -14,9 +14,9 @@ from typing import TextIO
 
 from geofence.cli import COMMANDS, EXIT_NOT_ALLOWED, EXIT_OK, Command, unknown_choice
 from geofence.errors import ConfigurationError
-from geofence.reputation.catalog import CATALOG, EMBEDDED
 from geofence.reputation.feedset import FeedSet, open_feeds
 from geofence.reputation.fetch import FetchOutcome
+from geofence.vocab.feeds import CATALOG, EMBEDDED
 
 __all__ = ["add_feeds_option", "default_cache_dir"]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from geofence.policy.compile import CompiledPolicy, Verdict, evaluate
+from geofence.policy.compile import CompiledPolicy, evaluate
 from geofence.policy.load import PolicySource, load_policy
-from geofence.policy.models import Action, Conditions, Mode, Policy, Rule
+from geofence.policy.models import Conditions, Policy, Rule
+from geofence.vocab.actions import Action, Mode, Verdict
 
 __all__ = [
     "Action",

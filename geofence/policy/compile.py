@@ -16,31 +16,14 @@ from geofence.policy.conditions import (
     single_value_table,
 )
 from geofence.policy.index import RuleIndex
-from geofence.policy.models import REQUEST_CONDITIONS, Action, CountryMatch, Policy, Rule
+from geofence.policy.models import REQUEST_CONDITIONS, CountryMatch, Policy, Rule
+from geofence.vocab.actions import DEFAULT_STATUS, Action, Verdict
 
 __all__ = ["DEFAULT_STATUS", "CompiledPolicy", "Verdict", "evaluate"]
-
-DEFAULT_STATUS: Mapping[Action, int] = MappingProxyType(
-    {Action.DENY: 451, Action.CHALLENGE: 403, Action.ALLOW: 200}
-)
-"""The HTTP status of an action when its rule names none."""
 
 _INDEX_FROM = 8  # matchers (after merging shared-table rules) above which RuleIndex is used
 _CACHE_LIMIT = 4096  # bounds the verdicts memoised per rule (one per distinct reason tuple)
 _COUNTRY, _REGISTERED = Facts._fields.index("country"), Facts._fields.index("registered_country")
-
-
-class Verdict(NamedTuple):
-    """The outcome of a policy for one request (a tuple: built or reused per request)."""
-
-    action: Action
-    """What to do."""
-    rule: str | None
-    """Name of the matched rule, or ``None`` when the default or unknown action applied."""
-    reasons: tuple[str, ...]
-    """Short sentences saying why."""
-    status: int
-    """HTTP status to send when the action is not allow."""
 
 
 # A rule matcher returns its verdict, None (no match), or a str: the rule matched but its

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from geofence.errors import PolicyError, PolicyProblem
 from geofence.policy.models import Conditions, Policy, Rule
-from geofence.reputation.catalog import FeedSpec
+from geofence.vocab.feeds import FeedSpec
 
 if sys.version_info >= (3, 11):
     import tomllib

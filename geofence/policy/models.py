@@ -10,7 +10,6 @@ import hashlib
 import ipaddress
 import json
 import re
-from enum import Enum
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -25,9 +24,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from geofence.policy import codes
-from geofence.reputation.catalog import FeedSpec, named_feeds
-from geofence.tags import check_tag
+from geofence.vocab import codes
+from geofence.vocab.actions import Action, Mode
+from geofence.vocab.feeds import FeedSpec, named_feeds
+from geofence.vocab.tags import check_tag
 
 __all__ = [
     "ADDRESS_CONDITIONS",
@@ -41,21 +41,6 @@ __all__ = [
     "Policy",
     "Rule",
 ]
-
-
-class Action(str, Enum):
-    """What a rule (or the default) does with a request."""
-
-    ALLOW = "allow"
-    DENY = "deny"
-    CHALLENGE = "challenge"
-
-
-class Mode(str, Enum):
-    """``enforce`` blocks; ``report`` decides and logs but never blocks."""
-
-    ENFORCE = "enforce"
-    REPORT = "report"
 
 
 CountryMatch = Literal["location", "registered", "either"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from geofence.reputation.ranges import RangeSet, parse_range
+from geofence.reputation.range_builder import parse_range
+from geofence.reputation.ranges import RangeSet
 
 __all__ = ["RangeSet", "parse_range"]

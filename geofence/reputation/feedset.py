@@ -8,11 +8,7 @@ with one assignment: a lookup never sees half of an update.
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import hashlib
 import inspect
-import json
 import logging
 import os
 import socket
@@ -20,17 +16,23 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Union
+from typing import Literal, Union
 
 from geofence.errors import ConfigurationError, DataError
 from geofence.facts import GeoRecord
-from geofence.reputation.catalog import CATALOG, EMBEDDED, FeedSpec, unknown_feed
+from geofence.reputation.feed_files import (
+    Feed,
+    FeedStatus,
+    load_initial,
+    remove_leftovers,
+    write_meta,
+)
+from geofence.reputation.feed_index import MISS, FeedIndex, build_index
 from geofence.reputation.parsers import ParsedFeed, parse_feed
-from geofence.reputation.ranges import RangeSet, RangeSetBuilder
-from geofence.reputation.stale_warning import warn_stale_at_start
-from geofence.tags import FEED_PREFIX, GEOFEED_PREFIX
+from geofence.reputation.ranges import RangeSet
+from geofence.reputation.stale_warning import log_staleness, warn_stale_at_start
+from geofence.vocab.feeds import CATALOG, EMBEDDED, FeedSpec, unknown_feed
 
 __all__ = ["FeedSet", "FeedStatus", "FeedsSpec", "StalePolicy", "open_feeds"]
 
@@ -39,58 +41,8 @@ FeedsSpec = Union[None, bool, str, "FeedSet", Sequence[str | FeedSpec | Mapping[
 
 log = logging.getLogger("geofence.feeds")
 
-_MISS = GeoRecord()
 _new = tuple.__new__
 _AF_INET, _AF_INET6, _inet_pton = socket.AF_INET, socket.AF_INET6, socket.inet_pton
-
-
-class FeedStatus(NamedTuple):
-    """The health of one feed, as ``FeedSet.health()`` and ``geofence feeds status`` show it."""
-
-    name: str
-    tag: str
-    source: str
-    """``download``, ``cache``, ``file``, ``snapshot`` or ``none``."""
-    updated: float | None
-    """When the data in service was published or downloaded (epoch seconds)."""
-    entries: int
-    bad: int
-    error: str | None
-    """The last failure (a refused download, say); the data in service is kept."""
-    stale: bool
-    """Older than the feed's ``max_age``."""
-
-    def age(self, now: float | None = None) -> float | None:
-        """Seconds since ``updated``."""
-        return None if self.updated is None else (now or time.time()) - self.updated
-
-
-class _Feed:
-    """The mutable state of one feed (changed under the FeedSet's lock only)."""
-
-    __slots__ = (
-        "bad", "digest", "error", "etag", "last_modified", "places", "ranges", "source", "spec",
-        "updated",
-    )  # fmt: skip
-
-    def __init__(self, spec: FeedSpec) -> None:
-        self.spec = spec
-        self.ranges: list[tuple[int, int, int]] = []
-        self.places: list[tuple[int, int, int, str, str | None]] = []  # geofeed rows' places
-        self.bad = 0
-        self.source = "none"
-        self.updated: float | None = None
-        self.error: str | None = None
-        self.etag: str | None = None
-        self.last_modified: str | None = None
-        self.digest: str | None = None  # SHA-256 of the cached body the metadata describes
-
-
-class _State(NamedTuple):
-    ranges: RangeSet
-    records: dict[frozenset[str], GeoRecord]
-    always: GeoRecord
-    tags_packed: Callable[[bytes], frozenset[str]]  # see FeedSet.tags_packed
 
 
 class FeedSet:
@@ -110,11 +62,11 @@ class FeedSet:
         on_stale: StalePolicy = "keep",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._feeds: dict[str, _Feed] = {}
+        self._feeds: dict[str, Feed] = {}
         for spec in specs:
             if spec.name in self._feeds:
                 raise ConfigurationError(f"feed {spec.name!r} is configured twice")
-            self._feeds[spec.name] = _Feed(spec)
+            self._feeds[spec.name] = Feed(spec)
         if on_stale not in ("keep", "open", "closed"):
             raise ConfigurationError(f"on_stale must be keep, open or closed, not {on_stale!r}")
         self.name = "feeds"
@@ -129,9 +81,9 @@ class FeedSet:
         self._stale: frozenset[str] = frozenset()
         self.refresher: object | None = None  # set by fetch.start_refresher
         if self.cache_dir is not None:
-            _remove_leftovers(self.cache_dir, time.time())
+            remove_leftovers(self.cache_dir, time.time())
         for feed in self._feeds.values():
-            _load_initial(feed, self.cache_dir)
+            load_initial(feed, self.cache_dir)
         self._stale = self._stale_names()
         # Said once per process per feed; check_reload() then says when staleness changes.
         stale = [s for s in self.health() if s.stale]
@@ -147,7 +99,7 @@ class FeedSet:
         try:
             packed = _inet_pton(_AF_INET6 if ":" in ip else _AF_INET, ip)
         except (OSError, ValueError):
-            return _MISS
+            return MISS
         labels = state.ranges.labels_packed(packed)
         if labels is None:
             return state.always
@@ -157,21 +109,14 @@ class FeedSet:
     def version(self) -> str:
         """Each feed with the date of its data and its age: ``feeds tor-exits 2024-03-12 (3d)``."""
         now = self._clock()
-        parts = []
-        for feed in self._feeds.values():
-            if feed.updated is None:
-                parts.append(f"{feed.spec.name} (no data)")
-                continue
-            day = datetime.fromtimestamp(feed.updated, timezone.utc).strftime("%Y-%m-%d")
-            parts.append(f"{feed.spec.name} {day} ({int((now - feed.updated) // 86400)}d)")
-        return "feeds " + ", ".join(parts)
+        return "feeds " + ", ".join(feed.describe(now) for feed in self._feeds.values())
 
     def check_reload(self) -> bool:
         """True once after each swap (a refresh, or a feed turning stale)."""
         with self._lock:
             stale = self._stale_names()
             if stale != self._stale:
-                _log_staleness(stale - self._stale, self._stale - stale, self.on_stale)
+                log_staleness(stale - self._stale, self._stale - stale, self.on_stale)
                 self._stale = stale  # before _install, which times the next change from it
                 if self.on_stale != "keep":
                     self.generation += 1
@@ -236,19 +181,7 @@ class FeedSet:
     def health(self) -> tuple[FeedStatus, ...]:
         """The status of every feed."""
         now = self._clock()
-        return tuple(
-            FeedStatus(
-                f.spec.name,
-                f.spec.tag,
-                f.source,
-                f.updated,
-                len(f.ranges),
-                f.bad,
-                f.error,
-                f.updated is None or now - f.updated > f.spec.max_age,
-            )
-            for f in self._feeds.values()
-        )
+        return tuple(f.status(now) for f in self._feeds.values())
 
     @property
     def healthy(self) -> bool:
@@ -278,7 +211,7 @@ class FeedSet:
             feed.updated = self._clock()
             feed.error = None
             if self.cache_dir is not None and feed.source in ("download", "cache"):
-                _write_meta(self.cache_dir, feed)
+                write_meta(self.cache_dir, feed)
 
     def replace(
         self,
@@ -294,26 +227,12 @@ class FeedSet:
         spec = feed.spec
         try:
             parsed = parse_feed(spec.format, body, spec.select)
-            # Distinct ranges, not lines: one address listed 1000 times is one entry, and must
-            # not pass for the 1000 different entries it would replace.
-            had = len(set(feed.ranges))
-            now = len(set(parsed.ranges))
-            if had and now < had * (1 - spec.max_shrink):
-                raise DataError(
-                    f"{name}: {now} distinct entries against {had} in service: shrank by more "
-                    f"than {spec.max_shrink:.0%}; keeping the last good copy"
-                )
+            feed.check_shrink(parsed)
         except DataError as exc:
             self.record_error(name, str(exc))
             raise
         with self._lock:
-            feed.ranges, feed.places, feed.bad = parsed.ranges, parsed.places, parsed.bad
-            feed.source, feed.updated, feed.error = "download", self._clock(), None
-            feed.etag, feed.last_modified = etag, last_modified
-            feed.digest = hashlib.sha256(body).hexdigest()
-            if self.cache_dir is not None:
-                _atomic_write(self.cache_dir / f"{name}.body", body)
-                _write_meta(self.cache_dir, feed)
+            feed.accept(parsed, body, self._clock(), etag, last_modified, self.cache_dir)
             self.generation += 1
             self._install(self._build())
             self._swapped = True
@@ -348,7 +267,7 @@ class FeedSet:
             else:
                 callback()
 
-    def _install(self, state: _State) -> None:
+    def _install(self, state: FeedIndex) -> None:
         self._state = state
         # When the next fresh feed passes its max_age (in this set's clock); with on_stale=keep
         # staleness changes no decision, so the request path need not watch for it.
@@ -366,40 +285,9 @@ class FeedSet:
         """The tags for the 4 or 16 bytes of a normalised address (``Address.packed``): the
         engine's hot path, one call (replaced with the data on each swap)."""
 
-    def _build(self) -> _State:
+    def _build(self) -> FeedIndex:
         stale = self._stale_names() if self.on_stale != "keep" else frozenset()
-        builder = RangeSetBuilder()
-        for feed in self._feeds.values():
-            if self.on_stale == "open" and feed.spec.name in stale:
-                continue
-            labels = frozenset({feed.spec.name})
-            for version, first, last in feed.ranges:
-                builder.add(version, first, last, labels)
-            _add_places(builder, feed)
-        ranges = builder.build()
-        always: frozenset[str] = frozenset()
-        if self.on_stale == "closed":
-            always = frozenset().union(*(self._tags_of(frozenset({n})) for n in stale))
-        records = {
-            labels: _new(
-                GeoRecord, (None, None, None, (), None, None, None, self._tags_of(labels) | always)
-            )
-            for labels in ranges.label_sets
-        }
-        always_record = _MISS if not always else GeoRecord(tags=always)
-        tags = ranges.packed_lookup([records[ls].tags for ls in ranges.label_sets], always)
-        return _State(ranges, records, always_record, tags)
-
-    def _tags_of(self, labels: frozenset[str]) -> frozenset[str]:
-        """Tags for range labels: a feed name gives its tag and ``feed:<name>``, a geofeed
-        label (``geofeed:GB``) is the tag itself."""
-        tags: set[str] = set()
-        for label in labels:
-            if label.startswith(GEOFEED_PREFIX):
-                tags.add(label)
-            else:
-                tags.update((self._feeds[label].spec.tag, FEED_PREFIX + label))
-        return frozenset(tags)
+        return build_index(self._feeds.values(), stale, self.on_stale)
 
     def __enter__(self) -> FeedSet:
         return self
@@ -409,180 +297,6 @@ class FeedSet:
 
     def __repr__(self) -> str:
         return f"FeedSet({list(self._feeds)!r}, {self._state.ranges!r})"
-
-
-def _log_staleness(now_stale: frozenset[str], fresh: frozenset[str], on_stale: str) -> None:
-    """Say when feeds pass their ``max_age`` (and what that does) or come back."""
-    effect = {
-        "keep": "still serving its last data",
-        "open": "its ranges no longer match (on_stale=open)",
-        "closed": "every address now gets its tag (on_stale=closed)",
-    }[on_stale]
-    for name in sorted(now_stale):
-        log.warning("geofence: feed %s is stale (older than its max_age): %s", name, effect)
-    for name in sorted(fresh):
-        log.info("geofence: feed %s is current again", name)
-
-
-def _snapshot_dir() -> Path:
-    from geofence.embedded import data_dir
-
-    return data_dir() / "feeds"
-
-
-def _read(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
-
-
-def _load_initial(feed: _Feed, cache_dir: Path | None) -> None:
-    """The last good download, else the local file, else the shipped snapshot."""
-    spec = feed.spec
-    errors: list[str] = []
-    if cache_dir is not None and (cache_dir / f"{spec.name}.body").is_file():
-        try:
-            meta = json.loads((cache_dir / f"{spec.name}.json").read_text(encoding="utf-8"))
-            body = (cache_dir / f"{spec.name}.body").read_bytes()
-            parsed = parse_feed(spec.format, body, spec.select)
-            feed.digest = hashlib.sha256(body).hexdigest()
-            if meta.get("sha256", feed.digest) == feed.digest:
-                feed.etag, feed.last_modified = meta.get("etag"), meta.get("last_modified")
-            else:  # killed between the two writes: the validators belong to the older body
-                log.warning("geofence: feed %s: cache metadata is older than its body; "
-                            "the next download is unconditional", spec.name)  # fmt: skip
-            _set(feed, parsed, "cache", float(meta["updated"]))
-            return
-        except (OSError, ValueError, KeyError, TypeError, DataError) as exc:
-            errors.append(f"cache: {exc}")
-    if spec.path is not None:
-        path = Path(spec.path)
-        try:
-            parsed = parse_feed(spec.format, _read(path), spec.select)
-            _set(feed, parsed, "file", path.stat().st_mtime)
-            return
-        except (OSError, DataError) as exc:
-            if spec.url is None and spec.snapshot is None:  # nothing else to fall back on
-                raise DataError(f"feed {spec.name!r}: {exc}", path=str(path)) from None
-            errors.append(f"file: {exc}")
-    if spec.snapshot is not None:
-        path = _snapshot_dir() / spec.snapshot
-        try:
-            parsed = parse_feed(spec.snapshot_format or spec.format, _read(path), spec.select)
-        except (OSError, DataError) as exc:
-            raise DataError(
-                f"feed {spec.name!r}: the shipped snapshot is unreadable: {exc}", path=str(path)
-            ) from None
-        day = spec.snapshot_date
-        stamp = (
-            None
-            if day is None
-            else datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
-        )
-        _set(feed, parsed, "snapshot", stamp)
-        return
-    feed.error = "; ".join(errors) or "not downloaded yet"
-
-
-def _set(feed: _Feed, parsed: ParsedFeed, source: str, updated: float | None) -> None:
-    feed.ranges, feed.places, feed.bad = parsed.ranges, parsed.places, parsed.bad
-    feed.source, feed.updated = source, updated
-
-
-def _add_places(builder: RangeSetBuilder, feed: _Feed) -> None:
-    """A geofeed's rows again, labelled also ``geofeed:<country>`` (and ``geofeed:<region>``):
-    the builder unions them with the feed's own label over the same ranges."""
-    name = feed.spec.name
-    labels: dict[tuple[str, str | None], frozenset[str]] = {}  # one frozenset per place
-    for version, first, last, country, region in _most_specific(feed.places):
-        key = (country, region)
-        found = labels.get(key)
-        if found is None:
-            tags = {name, GEOFEED_PREFIX + country}
-            if region is not None:
-                tags.add(GEOFEED_PREFIX + region)
-            found = labels[key] = frozenset(tags)
-        builder.add(version, first, last, found)
-
-
-_Place = tuple[int, int, int, str, "str | None"]
-
-
-def _most_specific(places: Sequence[_Place]) -> list[_Place]:
-    """The places with overlaps resolved as RFC 8805 asks: a more specific prefix wins over
-    the one it sits in (a /24 listed as US inside a /22 listed as GB is US). Of two rows for
-    the same prefix, the later wins."""
-    out: list[_Place] = []
-    for version in (4, 6):
-        out += _split_nested([p for p in places if p[0] == version])
-    return out
-
-
-def _split_nested(places: list[_Place]) -> list[_Place]:
-    # Prefixes nest or are disjoint, so one sweep, outer before inner, with a stack of the open
-    # prefixes ([next value not yet given out, last value, place]) splits each around those
-    # inside it.
-    out: list[_Place] = []
-    stack: list[list[Any]] = []
-
-    def close(before: int) -> None:
-        while stack and stack[-1][1] < before:
-            cursor, last, place = stack.pop()
-            if cursor <= last:
-                out.append((place[0], cursor, last, place[3], place[4]))
-            if stack:
-                stack[-1][0] = max(stack[-1][0], last + 1)
-
-    for place in sorted(places, key=lambda p: (p[1], -p[2])):
-        first = place[1]
-        close(first)
-        if stack and stack[-1][0] < first:  # the outer prefix up to this one
-            outer = stack[-1]
-            out.append((place[0], outer[0], first - 1, outer[2][3], outer[2][4]))
-            outer[0] = first
-        stack.append([first, place[2], place])
-    close(1 << 128)
-    return out
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-_TMP_SUFFIX = ".tmp"
-_TMP_MAX_AGE = 3600.0  # seconds: older temporary files were left by a killed writer
-
-
-def _remove_leftovers(cache_dir: Path, now: float) -> None:
-    """Delete temporary files a killed process left in the cache directory.
-
-    Only old ones: another process sharing the directory may be writing a young one now.
-    """
-    try:
-        leftovers = list(cache_dir.glob(f".*{_TMP_SUFFIX}"))
-    except OSError:
-        return
-    for path in leftovers:
-        with contextlib.suppress(OSError):
-            if now - path.stat().st_mtime > _TMP_MAX_AGE:
-                path.unlink()
-                log.info("geofence: removed %s, left by an interrupted cache write", path)
-
-
-def _write_meta(cache_dir: Path, feed: _Feed) -> None:
-    meta = {"updated": feed.updated, "etag": feed.etag, "last_modified": feed.last_modified,
-            "url": feed.spec.url, "entries": len(feed.ranges), "sha256": feed.digest}  # fmt: skip
-    _atomic_write(cache_dir / f"{feed.spec.name}.json", json.dumps(meta).encode())
 
 
 def open_feeds(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geofence.errors import AddressError, DataError
-from geofence.reputation.ranges import parse_range
+from geofence.reputation.range_builder import parse_range
 
 __all__ = ["FORMATS", "FeedFormatError", "ParsedFeed", "parse_feed"]
 

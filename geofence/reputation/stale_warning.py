@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 from typing import Protocol
 
-__all__ = ["REFRESH_COMMAND", "forget_stale_warnings", "warn_stale_at_start"]
+__all__ = ["REFRESH_COMMAND", "forget_stale_warnings", "log_staleness", "warn_stale_at_start"]
 
 log = logging.getLogger("geofence.feeds")
 
@@ -59,3 +59,16 @@ def forget_stale_warnings() -> None:
 
 def _age(updated: float | None, now: float) -> str:
     return "no data" if updated is None else f"{max(now - updated, 0) / 86400:.0f} days old"
+
+
+def log_staleness(now_stale: frozenset[str], fresh: frozenset[str], on_stale: str) -> None:
+    """Say when feeds pass their ``max_age`` (and what that does) or come back."""
+    effect = {
+        "keep": "still serving its last data",
+        "open": "its ranges no longer match (on_stale=open)",
+        "closed": "every address now gets its tag (on_stale=closed)",
+    }[on_stale]
+    for name in sorted(now_stale):
+        log.warning("geofence: feed %s is stale (older than its max_age): %s", name, effect)
+    for name in sorted(fresh):
+        log.info("geofence: feed %s is current again", name)

@@ -18,9 +18,9 @@ from typing import Any
 from geofence.errors import ConfigurationError, DataError
 from geofence.facts import EMPTY_TAGS, GeoRecord
 from geofence.geo.source import FACT_KINDS
-from geofence.policy import codes
 from geofence.policy.models import _asn  # the one AS number parser, shared with policies
-from geofence.tags import check_tag
+from geofence.vocab import codes
+from geofence.vocab.tags import check_tag
 
 __all__ = ["FactsInput", "StaticGeo", "StaticReputation", "geo_record"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from geofence.net import normalize
 from geofence.reputation.parsers import FORMATS, FeedFormatError, parse_feed
-from geofence.reputation.ranges import RangeSetBuilder
+from geofence.reputation.range_builder import RangeSetBuilder
 
 FEEDS = Path(__file__).resolve().parent.parent / "data" / "feeds"
 

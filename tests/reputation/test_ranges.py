@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from geofence.errors import AddressError
 from geofence.net import Normalizer, normalize
-from geofence.reputation.ranges import RangeSet, RangeSetBuilder, parse_range
+from geofence.reputation.range_builder import RangeSetBuilder, parse_range
+from geofence.reputation.ranges import RangeSet
 
 
 @pytest.mark.parametrize(
