@@ -4,6 +4,7 @@
      ├── ConfigurationError        a bad constructor argument (raised at set-up, not per request)
      │    ├── PolicyError          a policy file or mapping that does not validate
      │    └── DataError            a missing, corrupt or wrong-type data file (.mmdb, feed)
+     ├── StoreUnavailable          the state store (Redis) did not answer in time or refused
      └── AddressError (ValueError) text that is not a valid IP address
 
 ``Geofence.evaluate()`` never raises any of these for anything a client sends: an invalid
@@ -14,7 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["AddressError", "ConfigurationError", "DataError", "GeofenceError", "PolicyError"]
+__all__ = [
+    "AddressError",
+    "ConfigurationError",
+    "DataError",
+    "GeofenceError",
+    "PolicyError",
+    "StoreUnavailable",
+]
 
 
 class GeofenceError(Exception):
@@ -83,6 +91,17 @@ class DataError(ConfigurationError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class StoreUnavailable(GeofenceError):
+    """The state store could not be reached, timed out or failed; ``url`` names it (redacted).
+
+    Raised by ``Store.apply`` / ``aapply`` only; the store retries by itself on a later call.
+    """
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.url = url
+        super().__init__(f"{url}: {message}" if url else message)
 
 
 class AddressError(GeofenceError, ValueError):

@@ -1,5 +1,5 @@
-"""Shared fixtures: the copied MaxMind test data, small .mmdb files built in a test, and a
-real HTTP server on 127.0.0.1 for feed downloads."""
+"""Shared fixtures: the copied MaxMind test data, small .mmdb files built in a test, a
+real HTTP server on 127.0.0.1 for feed downloads, and real Redis servers for the stores."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
+
+from geofence.testing.redis_server import RedisCluster, RedisServer
+from geofence.testing.redis_server import command as redis_command
 
 MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"
 
@@ -113,3 +116,52 @@ ServeLoopback = Callable[[type[BaseHTTPRequestHandler]], AbstractContextManager[
 def serve_loopback() -> ServeLoopback:
     """``with serve_loopback(Handler) as base_url:`` runs a real HTTP server on 127.0.0.1."""
     return _serve
+
+
+# -- Redis: real servers from the redis-server binary, one of each per session -------------------
+# ``store_url`` runs a test once per backend (memory://, one Redis server, a 3-node Redis Cluster)
+# with every server flushed first, so tests never see each other's counters.
+
+STORE_BACKENDS = ("memory", "redis", "cluster")
+REDIS_TIMEOUT = 2.0  # seconds: generous, the machine running the tests may be loaded
+
+
+def _redis_or_skip(start: Callable[[], AbstractContextManager[Any]]) -> Iterator[Any]:
+    try:
+        context = start()
+        started = context.__enter__()
+    except FileNotFoundError as exc:  # only a missing binary skips; a failing server fails
+        pytest.skip(str(exc))
+    try:
+        yield started
+    finally:
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real ``redis-server`` on a free loopback port for the whole session."""
+    yield from _redis_or_skip(RedisServer.started)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A real 3-node Redis Cluster (same binary, ``redis-cli --cluster create``), every slot
+    assigned, for the whole session."""
+    yield from _redis_or_skip(RedisCluster.started)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest) -> str:
+    """A store URL per backend, its server(s) flushed: ``memory://``, ``redis://``,
+    ``redis+cluster://`` (each with a generous ``timeout``)."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        redis_command(server.port, "FLUSHALL")
+        return f"{server.url}?timeout={REDIS_TIMEOUT}"
+    cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+    for node in cluster.nodes:
+        redis_command(node.port, "FLUSHALL")
+    return f"{cluster.url}?timeout={REDIS_TIMEOUT}"
