@@ -132,9 +132,8 @@ class AccountSignals:
             self._outage = False
             log.warning("geofence: the signal store %s is back", self.store.url)
         extra = 0
-        if obs.network is not None and is_new(
-            obs, results[where["first_seen"]], self.settings.window_s
-        ):
+        window = self.settings.window_s
+        if obs.network is not None and is_new(obs, results[where["first_seen"]], window):
             self._pending.append(op("count", obs.network, "new", amount=1, window=window))
             extra = 1  # this decision counts the account already
         return assess(obs, results, where, self.settings, derived, extra)
