@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from geofence.errors import StoreUnavailable
-from geofence.store.clients import async_client, sync_client
+from geofence.store.clients import aclose_client, async_client, close_client, sync_client
 from geofence.store.protocol import Op, Result, StoreHealth
 from geofence.store.script import SCRIPT, SCRIPT_SHA, GroupCall, decode, plan
 from geofence.store.uri import StoreURL
@@ -196,7 +196,7 @@ class RedisStore:
         """Close the blocking client's connections (async clients: ``aclose``)."""
         client, self._sync = self._sync, None
         if client is not None:
-            client.close()
+            close_client(client)
 
     async def aclose(self) -> None:
         """Close the clients of the running loop (and the blocking one)."""
@@ -205,4 +205,4 @@ class RedisStore:
         with self._lock:
             client = self._async.pop(loop, None)
         if client is not None:
-            await client.aclose()
+            await aclose_client(client)
