@@ -2,9 +2,11 @@
 
 Bounds (both options of the URL, e.g. ``memory://?max_size=200000&max_members=500``):
 
-- ``max_size`` (default 1,000,000) *units*: one per counter plus one per distinct member it
+- ``max_size`` (default 250,000) *units*: one per counter plus one per distinct member it
   holds. Past it the least recently used counters are evicted (cachetools ``LRUCache``), so a
   flood of new accounts or networks pushes out the quietest ones instead of growing memory.
+  Measured (``benchmarks/store.py``): about 370 bytes per unit and 55 units per account with a
+  day of activity, so the default holds about 4,500 such accounts in about 90 MB.
 - ``max_members`` (default 1,000) distinct members per counter over its window. A counter that
   holds that many is *saturated*: it stops taking new members and reads ``max_members`` (a
   lower bound) until old members leave the window. Thresholds sit far below it.
@@ -28,8 +30,10 @@ from cachetools import LRUCache
 from geofence.errors import ConfigurationError
 from geofence.store.protocol import BUCKETS, Op, Result, StoreHealth
 
-__all__ = ["MemoryStore"]
+__all__ = ["MAX_MEMBERS", "MAX_SIZE", "MemoryStore"]
 
+MAX_SIZE = 250_000  # units (see above): about 90 MB at most
+MAX_MEMBERS = 1_000
 _SPAN = BUCKETS - 1  # buckets before (or after) the current one that a window can reach
 _NO_BUCKET = sys.maxsize
 
@@ -118,7 +122,7 @@ class MemoryStore:
     """Counters in this process only; every thread shares them (one lock, no I/O)."""
 
     def __init__(
-        self, url: str = "memory://", *, max_size: int = 1_000_000, max_members: int = 1_000
+        self, url: str = "memory://", *, max_size: int = MAX_SIZE, max_members: int = MAX_MEMBERS
     ) -> None:
         if max_members + 1 > max_size:
             raise ConfigurationError(
