@@ -210,11 +210,11 @@ class RequestPath:
             if number is None:
                 number = compiled.verdict_number(verdict)
         entry = (*row, number)
-        cache = gen.cache
-        if len(cache) < cache.maxsize:  # put(), without its frame
-            cache[address.original] = entry
-        else:
-            cache.put(address.original, entry)
+        cache = gen.cache  # put(), without its frame unless full
+        if len(cache) >= cache.maxsize:
+            cache.evict()
+        cache[address.original] = entry
+        cache.order.append(address.original)
         return entry
 
     def _look_again(self, gen: Generation, address: Address) -> tuple[Generation, FactsRow]:
