@@ -5,8 +5,10 @@ A window is cut into ``BUCKETS`` buckets of ``window_s / BUCKETS`` seconds of *r
 (the ``now`` given to ``apply``): bucket ``floor(now / width)``. A windowed read covers the
 current bucket and the ``BUCKETS - 1`` before it, so it sees everything from the last
 ``window_s`` minus at most one bucket (5/6 of the window at least, the whole window at most).
-Wall-clock TTLs only bound memory: a bucket lives ``window_s`` plus one bucket after its last
-write, so a replay of historical times is measured on its own clock.
+Wall-clock TTLs only bound memory: a bucket lives ``window_s`` plus one bucket after it was
+created (Redis: re-armed when a distinct bucket changes; memory://: on every write), which in
+real time outlasts its place in any window; a replay of historical times is measured on its
+own clock. Swap and first values live ``window_s`` after their last write.
 """
 
 from __future__ import annotations
