@@ -85,12 +85,11 @@ class RedisStore:
             return []
         calls = self._admit(ops, now)
         try:
-            if self._sync is None:
-                self._sync = sync_client(self._parsed)
-            replies = self._run(self._sync, calls, "EVALSHA")
+            client = self._sync_client()
+            replies = self._run(client, calls, "EVALSHA")
             missing = _noscript(calls, replies)
             if missing:  # only those: on a cluster the other nodes ran theirs already
-                _merge(replies, missing, self._run(self._sync, missing, "EVAL"))
+                _merge(replies, missing, self._run(client, missing, "EVAL"))
             _raise_errors(replies)
             results = decode(ops, calls, replies)
         except self._failure_types as exc:
@@ -145,6 +144,15 @@ class RedisStore:
     def _script_args(call: GroupCall, command: str) -> tuple[object, ...]:
         script = SCRIPT_SHA if command == "EVALSHA" else SCRIPT
         return (script, len(call.keys), *call.keys, *call.args)
+
+    def _sync_client(self) -> Any:
+        client = self._sync
+        if client is None:
+            with self._lock:  # one client (and pool) however many threads arrive at once
+                if self._sync is None:
+                    self._sync = sync_client(self._parsed)
+                client = self._sync
+        return client
 
     def _async_client(self) -> Any:
         loop = asyncio.get_running_loop()
