@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -60,6 +60,17 @@ def _raise_errors(replies: Sequence[object]) -> None:
             raise reply
 
 
+async def _closed_with_loop(client: Any) -> AsyncGenerator[None, None]:
+    """Closes ``client`` when its event loop shuts down: a loop finalises the async generators
+    it has seen (``asyncio.run`` calls ``loop.shutdown_asyncgens()``, so do uvicorn and
+    pytest's loops) while it still runs, so the connections close cleanly, not at GC with a
+    ResourceWarning."""
+    try:
+        yield
+    finally:
+        await aclose_client(client)
+
+
 class RedisStore:
     """Counters in Redis, shared by every process that opens the same URL and prefix."""
 
@@ -74,7 +85,8 @@ class RedisStore:
         self._noscript_type = _noscript_error()
         self._lock = threading.Lock()
         self._sync: Any = None  # built on first use: a cluster client connects when built
-        self._async: dict[asyncio.AbstractEventLoop, Any] = {}  # an asyncio client per loop
+        # an asyncio client per event loop, with the guard that closes it when the loop ends
+        self._async: dict[asyncio.AbstractEventLoop, tuple[Any, AsyncGenerator[None, None]]] = {}
         self._health = StoreHealth(url=self.url, available=True)
 
     # -- the twins: the same plan and decoding, a blocking or an awaited pipeline --------------
@@ -103,7 +115,7 @@ class RedisStore:
             return []
         calls = self._admit(ops, now)
         try:
-            client = self._async_client()
+            client = await self._async_client()
             replies = await self._arun(client, calls, "EVALSHA")
             missing = _noscript(calls, replies)
             if missing:
@@ -154,15 +166,22 @@ class RedisStore:
                 client = self._sync
         return client
 
-    def _async_client(self) -> Any:
+    async def _async_client(self) -> Any:
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._async.get(loop)
-            if client is None:
-                # A client's connections belong to one loop; drop those of loops now closed.
-                self._async = {lp: c for lp, c in self._async.items() if not lp.is_closed()}
-                client = self._async[loop] = async_client(self._parsed)
-        return client
+            held = self._async.get(loop)
+            if held is None:
+                # A client's connections belong to one loop; forget those of loops now closed
+                # (their guards closed the clients when the loops shut down).
+                self._async = {lp: h for lp, h in self._async.items() if not lp.is_closed()}
+                client = async_client(self._parsed)
+                held = self._async[loop] = (client, _closed_with_loop(client))
+                created = True
+            else:
+                created = False
+        if created:
+            await held[1].__anext__()  # the loop now tracks the guard (see _closed_with_loop)
+        return held[0]
 
     # -- health: an outage is remembered, attempts are spaced, recovery is automatic ----------
 
@@ -211,6 +230,6 @@ class RedisStore:
         self.close()
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._async.pop(loop, None)
-        if client is not None:
-            await aclose_client(client)
+            held = self._async.pop(loop, None)
+        if held is not None:
+            await held[1].aclose()  # runs the guard's finally: closes the client
