@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks.measure import Section, Sizes, have, ratio, rss_added
 from geofence.store import Op, Store, open_store
 from geofence.store.memory import MemoryStore
-from geofence.testing.redis_server import RedisServer
+from geofence.testing.redis_server import RedisCluster, RedisServer
 
 T0 = 1_780_000_000.0
 DAY = 86400.0
@@ -61,17 +61,48 @@ def _p(samples: list[float], q: float) -> float:
 
 def round_trips(s: Section, store: Store, client: Any, calls: int) -> None:
     """apply vs PING, alternately in one loop so load affects both alike."""
-    ping, apply = [], []
+    ping, apply, single = [], [], []
     for i in range(calls):
         ops = request_ops(i % 500, i)
         ping.append(_timed(client.ping))
         apply.append(_timed(lambda ops=ops, i=i: store.apply(ops, T0 + i)))
+        single.append(_timed(lambda ops=ops, i=i: store.apply(ops[6:7], T0 + i)))
     for q, name in ((50, "p50"), (99, "p99")):
         base, value = _p(ping, q), _p(apply, q)
         s.add(f"redis-py PING round trip, {name}", base, "ns")
         s.add(f"Store.apply round trip (15 ops, 4 groups), {name}", value, "ns",
               ratio=ratio(value, base), against=f"PING {name}", target="< 2x",
               met=ratio(value, base) < 2, note="loopback redis-server, hiredis")  # fmt: skip
+    one = _p(single, 50)
+    s.add("Store.apply round trip (1 count op), p50", one, "ns", ratio=ratio(one, _p(ping, 50)),
+          against="PING p50", note="the fixed cost of a call")  # fmt: skip
+
+
+def cluster_round_trips(s: Section, calls: int) -> None:
+    """The same batch on a 3-node cluster: one script call per group, pipelined per node."""
+    from redis.cluster import RedisCluster as Client
+
+    try:
+        context = RedisCluster.started()
+        cluster = context.__enter__()
+    except FileNotFoundError as exc:
+        s.missing("cluster round trip", str(exc))
+        return
+    try:
+        store = open_store(f"{cluster.url}?timeout=1")
+        client = Client(host="127.0.0.1", port=cluster.nodes[0].port)
+        store.apply(request_ops(0, 0), T0)
+        ping = [_timed(client.ping) for _ in range(calls)]  # PING goes to one node
+        apply = [_timed(lambda i=i: store.apply(request_ops(i % 500, i), T0 + i))
+                 for i in range(calls)]  # fmt: skip
+        base, value = _p(ping, 50), _p(apply, 50)
+        s.add("cluster Store.apply round trip (15 ops, 4 groups), p50", value, "ns",
+              ratio=ratio(value, base), against="cluster PING p50",
+              note="3 nodes; Op building included")  # fmt: skip
+        store.close()
+        client.close()
+    finally:
+        context.__exit__(None, None, None)
 
 
 def async_round_trips(s: Section, url: str, calls: int) -> None:
@@ -191,6 +222,7 @@ def state_store(sizes: Sizes, _addresses: Sequence[str] = ()) -> Section:
         client.close()
     finally:
         context.__exit__(None, None, None)
+    cluster_round_trips(s, calls // 2)
     return s
 
 

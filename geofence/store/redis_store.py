@@ -135,7 +135,12 @@ class RedisStore:
                 return [exc]
         pipe = client.pipeline(transaction=False)
         for call in calls:
-            pipe.execute_command(command, *self._script_args(call, command))
+            # On a cluster, name each call's node: redis-py's blocking cluster pipeline would
+            # otherwise ask a server (COMMAND GETKEYS) where every script call goes.
+            route = (
+                {"target_nodes": client.get_node_from_key(call.keys[0])} if self._per_group else {}
+            )
+            pipe.execute_command(command, *self._script_args(call, command), **route)
         replies: list[object] = pipe.execute(raise_on_error=False)
         return replies
 
