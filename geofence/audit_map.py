@@ -6,14 +6,11 @@ The outlines (``data/world/countries-110m.json``, public domain, see its PROVENA
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from geofence.audit import Outcome
-from geofence.embedded import data_dir
-from geofence.errors import DataError
+from geofence.geo.world import outlines
 from geofence.policy import Action, Policy
 
 __all__ = ["COLOURS", "outlines", "world_map_svg"]
@@ -26,18 +23,6 @@ COLOURS: Mapping[Action, str] = {
 """Fill colour per action."""
 
 _WIDTH, _MAP_HEIGHT = 1000, 500
-
-
-@lru_cache(maxsize=1)
-def outlines() -> Mapping[str, str]:
-    """SVG path data per ISO 3166-1 alpha-2 code (equirectangular, 1000 x 500)."""
-    path = data_dir() / "world" / "countries-110m.json"
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the world outlines: {exc}", path=str(path)) from None
-    countries: dict[str, str] = document["countries"]
-    return countries
 
 
 def world_map_svg(policy: Policy, by_country: Mapping[str, Outcome], note: str = "") -> str:

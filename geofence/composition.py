@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from geofence.errors import ConfigurationError, PolicyError, PolicyProblem
+from geofence.facts import FactsRow
 from geofence.geo import GeoSource
+from geofence.geo.world import outlines
 from geofence.policy import CompiledPolicy, Policy
 from geofence.reputation.feedset import FeedSet, FeedsSpec
 from geofence.reputation.wiring import feed_sets
+from geofence.signals.geometry import centroids
+from geofence.signals.settings import DEFAULT_SETTINGS, SignalSettings
+from geofence.signals.stage import AccountSignals, StoreErrorMode
+from geofence.store import Store, open_store
 from geofence.vocab.feeds import FeedSpec
 from geofence.vocab.tags import FEED_PREFIX, GEOFEED_PREFIX
 
 __all__ = [
+    "account_stage",
     "check_feed_tags",
     "check_needs",
     "check_policy_feeds",
@@ -148,3 +156,50 @@ def _policy_tags(policy: Policy) -> Iterator[str]:
         yield from rule.tags
         if rule.unless is not None:
             yield from rule.unless.tags
+
+
+def account_stage(
+    store: str | Store | None,
+    settings: SignalSettings | Mapping[str, Any] | None,
+    on_store_error: StoreErrorMode,
+) -> AccountSignals | None:
+    """The account-signal stage for ``Geofence(store=, signals=, on_store_error=)``, or
+    ``None`` with ``store=None``; a bad setting raises ``ConfigurationError`` here."""
+    if store is None:
+        return None
+    if on_store_error not in ("facts", "deny"):
+        raise ConfigurationError(
+            f"on_store_error must be 'facts' or 'deny', not {on_store_error!r}"
+        )
+    if settings is None:
+        chosen = DEFAULT_SETTINGS
+    elif isinstance(settings, SignalSettings):
+        chosen = settings
+    else:
+        try:
+            chosen = SignalSettings.model_validate(settings)
+        except ValueError as exc:
+            raise ConfigurationError(f"signals=: {exc}") from None
+    opened = open_store(store) if isinstance(store, str) else store
+    return AccountSignals(opened, chosen, _locator(), on_store_error=on_store_error)
+
+
+def _locator() -> Callable[[FactsRow], tuple[float, float] | None]:
+    """Coordinates from the facts when the data has them, else the country's centroid."""
+    table = centroids(outlines())
+    # Facts rows gain coordinates where the geo data has them (City databases, the region
+    # layer); until then, and for rows without them, the country centroid stands in.
+    from geofence.facts import Facts
+
+    fields = Facts._fields
+    at = (fields.index("latitude"), fields.index("longitude")) if "latitude" in fields else None
+
+    def locate(row: FactsRow) -> tuple[float, float] | None:
+        if at is not None:
+            lat, lon = row[at[0]], row[at[1]]
+            if lat is not None and lon is not None:
+                return float(lat), float(lon)
+        country = row[1]
+        return None if country is None else table.get(country)
+
+    return locate

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from geofence.facts import EMPTY_TAGS, Facts, FactsRow, address_fields, facts_of_row
+from geofence.vocab.signals import NO_SIGNALS, Assessment, Signal
 
 if TYPE_CHECKING:
     from geofence.client_ip import ClientIP
     from geofence.vocab.actions import Action, Mode, Verdict
 
-__all__ = ["Decision", "PolicyStamp"]
+__all__ = ["AssessedDecision", "Decision", "PolicyStamp"]
 
 
 class PolicyStamp:
@@ -198,6 +200,21 @@ class Decision:
         """The data consulted and its version, e.g. ``("dbip-country 2026-06-01",)``."""
         return self._facts[_SOURCES]  # type: ignore[no-any-return]
 
+    @property
+    def signals(self) -> Mapping[str, Signal]:
+        """Account signals by name (read-only); empty for a request without an account."""
+        return NO_SIGNALS
+
+    @property
+    def score(self) -> float:
+        """The combined account-signal score in [0, 1]; 0.0 for a request without an account."""
+        return 0.0
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Conditions of the decision itself, e.g. ``store_unavailable`` (signals skipped)."""
+        return ()
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
         return {
@@ -225,6 +242,9 @@ class Decision:
             "tags": sorted(self.tags),
             "data_versions": list(self.data_versions),
             "data_errors": list(self._facts[_ERRORS]),
+            "signals": {name: signal.to_dict() for name, signal in self.signals.items()},
+            "score": self.score,
+            "flags": list(self.flags),
         }
 
     def __repr__(self) -> str:
@@ -232,3 +252,45 @@ class Decision:
             f"Decision(action={self.action.value!r}, allowed={self.allowed}, rule={self.rule!r}, "
             f"ip={self.ip!r}, country={self.country!r}, tags={sorted(self.tags)!r})"
         )
+
+
+class AssessedDecision(Decision):
+    """A decision on a request that named an account: it also carries the ``Assessment``.
+
+    A subclass, so the decisions of the address-only path stay one small object with no
+    field to fill.
+    """
+
+    __slots__ = ("_assessment",)
+
+    _assessment: Assessment
+
+    @classmethod
+    def _assessed(
+        cls,
+        verdict: Verdict,
+        facts: FactsRow,
+        client: ClientIP | None,
+        stamp: PolicyStamp,
+        assessment: Assessment,
+    ) -> AssessedDecision:
+        d = _new(cls)
+        d._verdict = verdict
+        d._facts = facts
+        d._client = client
+        d._stamp = stamp
+        d._id = None
+        d._assessment = assessment
+        return d
+
+    @property
+    def signals(self) -> Mapping[str, Signal]:
+        return self._assessment.signals
+
+    @property
+    def score(self) -> float:
+        return self._assessment.score
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return self._assessment.flags

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Union
 from geofence.cache import LookupCache
 from geofence.client_ip import ClientIPResolver, TrustedProxies
 from geofence.composition import (
+    account_stage,
     check_needs,
     check_policy_feeds,
     generation_counter,
@@ -28,10 +29,14 @@ from geofence.geo import GeoSource, open_geo
 from geofence.net import Normalizer
 from geofence.pipeline import Generation, RequestPath
 from geofence.policy import CompiledPolicy, Policy, load_policy
+from geofence.policy.signal_rules import SignalRules
 from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
 from geofence.reputation.fetch import AsyncRefresher, Refresher
 from geofence.reputation.wiring import proxy_groups, with_feeds
 from geofence.rows import row_maker
+from geofence.signals.settings import SignalSettings
+from geofence.signals.stage import StoreErrorMode
+from geofence.store import Store
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -61,6 +66,10 @@ class Geofence(RequestPath):
     ``forwarded`` (RFC 7239) or one header such as ``cf-connecting-ip``.
     ``nat64_prefixes``: RFC 6052 prefixes in use besides ``64:ff9b::/96`` and ``64:ff9b:1::/48``.
     ``reload_interval``: seconds between checks for replaced database files (``None``: never).
+    ``store``: where account signals are remembered (``memory://``, ``redis://host:6379/0``,
+    ``rediss://``, ``redis+sentinel://``, ``redis+cluster://``, a ``Store``, or ``None``: off);
+    ``signals``: ``SignalSettings`` or a mapping of them; ``on_store_error``: ``facts`` (decide
+    on the address alone, flagged ``store_unavailable``) or ``deny``.
     """
 
     def __init__(
@@ -75,6 +84,9 @@ class Geofence(RequestPath):
         reload_interval: float | None = 5.0,
         on_decision: Callable[[Decision], None] | None = None,
         feeds: FeedsSpec = None,
+        store: str | Store | None = "memory://",
+        signals: SignalSettings | Mapping[str, Any] | None = None,
+        on_store_error: StoreErrorMode = "facts",
     ) -> None:
         self._policy = load_policy(policy)
         self._normalizer = Normalizer(nat64_prefixes)
@@ -98,6 +110,8 @@ class Geofence(RequestPath):
         self._reload_interval = reload_interval
         self._data_serial = [0]  # shared with with_policy() siblings: bumped on every reload
         self._on_decision = on_decision
+        self._stateful = account_stage(store, signals, on_store_error)
+        self._owns_store = isinstance(store, str)
         self._setup_generation()
 
     def _setup_generation(self) -> None:
@@ -128,7 +142,7 @@ class Geofence(RequestPath):
         sibling.__dict__.update(self.__dict__)
         sibling._policy = load_policy(policy)
         check_policy_feeds(sibling._policy, self._feeds)
-        sibling._owns_geo = False
+        sibling._owns_geo = sibling._owns_store = False
         sibling._setup_generation()
         return sibling
 
@@ -223,6 +237,7 @@ class Geofence(RequestPath):
             (*Facts(None, sources=versions), *(None,) * (ROW_SIZE - len(Facts._fields)), None),
             self._data_serial[0],
             geo_generation,
+            SignalRules(self._policy, compiled),
         )
 
     @property
@@ -268,6 +283,8 @@ class Geofence(RequestPath):
         """Release the database files (not those of the instance ``with_policy`` came from)."""
         if self._owns_geo:
             self._geo.close()
+        if self._owns_store and self._stateful is not None:
+            self._stateful.store.close()
 
     def __enter__(self) -> Self:
         return self

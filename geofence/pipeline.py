@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from geofence.cache import LookupCache
 from geofence.client_ip import ClientIP, ClientIPResolver
-from geofence.decision import Decision, PolicyStamp
+from geofence.decision import AssessedDecision, Decision, PolicyStamp
 from geofence.errors import AddressError, DataError
 from geofence.facts import ROW_SIZE, FactsRow, GeoRecord, facts_row
 from geofence.net import Address, Normalizer, Via
@@ -38,7 +38,10 @@ from geofence.request import Request
 if TYPE_CHECKING:
     from geofence.geo import GeoSource
     from geofence.policy import CompiledPolicy, Verdict
+    from geofence.policy.signal_rules import SignalRules
     from geofence.rows import RowMaker
+    from geofence.signals.stage import AccountSignals
+    from geofence.vocab.signals import Assessment
 
 __all__ = ["Generation", "RequestPath", "as_request"]
 
@@ -68,6 +71,7 @@ class Generation(NamedTuple):
     unknown: Entry
     serial: int
     geo_generation: int
+    signal_rules: SignalRules  # the policy's rules with signals: conditions, for assessed requests
 
 
 class RequestPath:
@@ -83,6 +87,7 @@ class RequestPath:
     _geo_generation: Callable[[], int]
     _make_row: RowMaker
     _on_decision: Callable[[Decision], None] | None
+    _stateful: AccountSignals | None  # the account-signal stage, or None
 
     def _maybe_reload(self) -> None:
         raise NotImplementedError  # the engine's life cycle
@@ -146,10 +151,48 @@ class RequestPath:
         return decision
 
     def _evaluate_request(self, gen: Generation, request: Request | None) -> Decision:
-        client: ClientIP | None
         if request is None:
-            client = ClientIP(None, "peer", None, "not a request, scope, environ or address")
-            return self._decide(gen, gen.unknown, client, "/", "GET")
+            unknown = ClientIP(None, "peer", None, "not a request, scope, environ or address")
+            return self._decide(gen, gen.unknown, unknown, "/", "GET")
+        entry, client = self._client_facts(gen, request)
+        if request.account is not None and self._stateful is not None:
+            assessment = self._stateful.observe(request, entry)
+            return self._assessed(gen, entry, client, request, assessment)
+        number = entry[_NUMBER]
+        if number is not None:
+            return Decision._make(gen.verdicts[number], entry, client, gen.stamp)
+        return self._decide(gen, entry, client, request.path, request.method)
+
+    async def aevaluate(self, request: object) -> Decision:
+        """``evaluate``'s async twin: the one stage that may do I/O (the account signals'
+        store) is awaited, so an event loop never blocks on the network. Without an account or
+        a stateful stage it is ``evaluate``."""
+        req = request if type(request) is str else as_request(request)
+        if not isinstance(req, Request) or req.account is None or self._stateful is None:
+            return self.evaluate(request)
+        if time.monotonic() >= self._next_check or (
+            self._stale_watch is not None and self._stale_watch()
+        ):
+            self._maybe_reload()
+        gen = self._gen
+        try:
+            entry, client = self._client_facts(gen, req)
+            assessment = await self._stateful.aobserve(req, entry)
+            decision = self._assessed(gen, entry, client, req, assessment)
+        except Exception:  # a bug must not open the gate: fail to the unknown action
+            log.exception("geofence: evaluate failed; applying the policy's unknown action")
+            failed = ClientIP(None, "peer", None, "internal error while evaluating")
+            decision = self._decide(gen, gen.unknown, failed, "/", "GET")
+        if self._on_decision is not None:
+            try:
+                self._on_decision(decision)
+            except Exception:  # a logging or metrics hook must not fail the request
+                log.exception("geofence: the on_decision hook failed")
+        return decision
+
+    def _client_facts(self, gen: Generation, request: Request) -> tuple[Entry, ClientIP | None]:
+        """Stages 2 and 3: the client address and the (cached) facts of it."""
+        client: ClientIP | None
         if self._trusts_nobody:
             # Nobody's headers are believed, so the peer is the client: skip the header walk.
             peer = request.ip
@@ -162,10 +205,24 @@ class RequestPath:
         else:
             client = self._resolver.resolve(request)
             entry = self._entry_for_client(gen, client)
-        number = entry[_NUMBER]
-        if number is not None:
-            return Decision._make(gen.verdicts[number], entry, client, gen.stamp)
-        return self._decide(gen, entry, client, request.path, request.method)
+        return entry, client
+
+    @staticmethod
+    def _assessed(
+        gen: Generation,
+        entry: Entry,
+        client: ClientIP | None,
+        request: Request,
+        assessment: Assessment,
+    ) -> Decision:
+        """Stages 5 and 6 after a stateful stage: the policy with the assessment."""
+        if gen.signal_rules.any:
+            verdict = gen.signal_rules.decide(entry, request.path, request.method, assessment)
+        elif entry[_NUMBER] is not None:
+            verdict = gen.verdicts[entry[_NUMBER]]
+        else:
+            verdict = gen.compiled.decide(entry, request.path, request.method)
+        return AssessedDecision._assessed(verdict, entry, client, gen.stamp, assessment)
 
     def _entry_for_client(self, gen: Generation, client: ClientIP) -> Entry:
         address = client.address

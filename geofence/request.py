@@ -1,18 +1,20 @@
 """Request: the framework-neutral view of one HTTP request that geofence decides on.
 
 Only what a decision needs is kept: the TCP peer address, the header lines (for forwarding
-headers), the path, the method and an optional account. ``Request.from_asgi`` and
-``Request.from_wsgi`` never raise: a server hands them whatever it has, and a malformed scope
-must turn into an "unknown client" decision, not a 500.
+headers), the path, the method, and what the application knows about the caller (account,
+declared country, account creation time, client fingerprint) with the request's time.
+``Request.from_asgi`` and ``Request.from_wsgi`` never raise: a server hands them whatever it
+has, and a malformed scope must turn into an "unknown client" decision, not a 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["HeadersInput", "Request"]
+__all__ = ["CALLER_FIELDS", "HeadersInput", "Request"]
 
 HeaderLines = tuple[tuple[str, str], ...]
 HeadersInput = (
@@ -24,6 +26,9 @@ HeadersInput = (
     | None
 )
 """What ``Request(headers=...)`` accepts: a mapping, ``(name, value)`` pairs or a raw block."""
+
+CALLER_FIELDS = ("account", "declared_country", "account_created", "fingerprint", "time")
+"""The fields an application's ``identify=`` callable may return (``time`` besides)."""
 
 _WSGI_CONTENT = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
 
@@ -87,7 +92,16 @@ class Request:
     method: str = "GET"
     """HTTP method."""
     account: str | None = None
-    """The caller's account id, when the application knows it."""
+    """The caller's account id, when the application knows it (hashed before it is stored)."""
+    declared_country: str | None = None
+    """The account's billing or KYC country (ISO 3166-1 alpha-2, upper case), if known."""
+    account_created: datetime | None = None
+    """When the account was created (timezone-aware; a naive value is read as UTC)."""
+    fingerprint: str | None = None
+    """A client fingerprint the application computed (device id, JA4...); if absent, a weak
+    one is derived from the headers SDKs send (``geofence.signals.fingerprint``)."""
+    time: datetime | None = None
+    """When the request happened (timezone-aware); ``None``: the moment of ``evaluate``."""
 
     def __init__(
         self,
@@ -96,6 +110,11 @@ class Request:
         path: str = "/",
         method: str = "GET",
         account: str | None = None,
+        *,
+        declared_country: str | None = None,
+        account_created: datetime | None = None,
+        fingerprint: str | None = None,
+        time: datetime | None = None,
     ) -> None:
         # A hand-written __init__ so `headers` can accept every input form yet be typed as
         # the one stored form; frozen means fields are set through object.__setattr__.
@@ -112,6 +131,30 @@ class Request:
         setter(self, "path", path)
         setter(self, "method", method)
         setter(self, "account", account)
+        setter(self, "declared_country", _country(declared_country))
+        setter(self, "account_created", _aware("account_created", account_created))
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            raise TypeError(
+                f"Request.fingerprint must be a str or None, not {type(fingerprint).__name__}"
+            )
+        setter(self, "fingerprint", fingerprint)
+        setter(self, "time", _aware("time", time))
+
+    def with_caller(self, **fields: Any) -> Request:
+        """This request with caller fields (``account``, ``declared_country``,
+        ``account_created``, ``fingerprint``, ``time``) set, checked like ``Request()``'s."""
+        unknown = set(fields) - set(CALLER_FIELDS)
+        if unknown:
+            raise TypeError(
+                f"unknown caller field(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(CALLER_FIELDS)}"
+            )
+        current = {name: getattr(self, name) for name in CALLER_FIELDS}
+        current.update(fields)
+        fresh = Request(**current)
+        for name in ("ip", "headers", "path", "method"):
+            object.__setattr__(fresh, name, getattr(self, name))
+        return fresh
 
     @classmethod
     def _build(cls, ip: str | None, headers: HeaderLines, path: str, method: str) -> Request:
@@ -122,7 +165,8 @@ class Request:
         setter(self, "headers", headers)
         setter(self, "path", path)
         setter(self, "method", method)
-        setter(self, "account", None)
+        for name in CALLER_FIELDS:
+            setter(self, name, None)
         return self
 
     def header_values(self, name: str) -> tuple[str, ...]:
@@ -233,3 +277,29 @@ def _wsgi_path(script_name: object, path_info: object) -> str:
         return path.encode("latin-1").decode("utf-8")
     except UnicodeError:
         return path
+
+
+def _country(code: object) -> str | None:
+    if code is None:
+        return None
+    if not isinstance(code, str):
+        raise TypeError(
+            f"Request.declared_country must be a str or None, not {type(code).__name__}"
+        )
+    upper = code.strip().upper()
+    # The shape only: this layer sits below the code tables, and the signal stage treats a
+    # code that is no country as undeclared (and says so in the evidence).
+    if not (len(upper) == 2 and upper.isascii() and upper.isalpha()):
+        raise ValueError(
+            f"Request.declared_country {code[:16]!r} is not an ISO 3166-1 alpha-2 country code"
+        )
+    return upper
+
+
+def _aware(name: str, when: object) -> datetime | None:
+    """``when`` as a timezone-aware datetime; a naive one is read as UTC."""
+    if when is None:
+        return None
+    if not isinstance(when, datetime):
+        raise TypeError(f"Request.{name} must be a datetime or None, not {type(when).__name__}")
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

@@ -127,9 +127,13 @@ class CompiledPolicy:
         "verdicts",
     )
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, signal_rules: frozenset[str] = frozenset()) -> None:
+        # Rules with a signals: condition take part only when named in ``signal_rules`` (the
+        # ones whose signal tests hold, see signal_rules.py): by default, the address-only
+        # policy a request without an account meets.
         self.policy = policy
         """The source policy."""
+        active = tuple(r for r in policy.rules if not r.signals or r.name in signal_rules)
         compiled: list[_CompiledRule] = []
         needs_by_rule: dict[str, frozenset[str]] = {}
         tags: set[str] = set()
@@ -138,11 +142,13 @@ class CompiledPolicy:
         each_rule: list[_Matcher] = []  # one matcher per rule, for the index
         for rule in policy.rules:
             blocks = (rule,) if rule.unless is None else (rule, rule.unless)
-            used = {field for block in blocks for field in block.used}
             needs_by_rule[rule.name] = frozenset().union(
                 *(condition_needs(b, policy.country_match) for b in blocks)
             )
             tags.update(t for block in blocks for t in block.tags)
+        for rule in active:
+            blocks = (rule,) if rule.unless is None else (rule, rule.unless)
+            used = {field for block in blocks for field in block.used}
             request_dependent = request_dependent or bool(used & set(REQUEST_CONDITIONS))
             reads_address = bool(used - set(REQUEST_CONDITIONS))
             plain_rule = rule.unless is None
@@ -170,12 +176,12 @@ class CompiledPolicy:
             run = (position, dict(verdicts))
             compiled.append(_CompiledRule(True, _table_matcher(position, run[1])))
         self._rules = tuple(compiled)
-        plain = not any(rule.unless for rule in policy.rules)
+        plain = not any(rule.unless for rule in active)
         self._plain: tuple[_Matcher, ...] | None = tuple(m for _, m in compiled) if plain else None
         # Past a few rules, finding the candidates by lookup beats trying each in turn.
         self._each_rule = tuple(each_rule)
         self._index = (
-            RuleIndex(policy.rules, policy.country_match)
+            RuleIndex(active, policy.country_match)
             if plain and len(compiled) > _INDEX_FROM
             else None
         )

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from geofence.policy.signal_tests import SignalTest, parse_signal_tests
 from geofence.vocab import codes
 from geofence.vocab.actions import Action, Mode
 from geofence.vocab.feeds import FeedSpec, named_feeds
@@ -171,6 +172,9 @@ class Rule(Conditions):
     """HTTP status for deny/challenge; default 451 (deny) or 403 (challenge)."""
     unless: Conditions | None = None
     """Exceptions: the rule does not match when ANY of these conditions matches."""
+    signals: Annotated[tuple[SignalTest, ...], BeforeValidator(parse_signal_tests)] = ()
+    """Account-signal comparisons, ANDed (``{network_new_accounts: ">= 5", score: ">= 0.5"}``):
+    see ``geofence.policy.signal_tests``. Never matches a request without an account."""
 
     @field_validator("name")
     @classmethod
@@ -184,10 +188,10 @@ class Rule(Conditions):
 
     @model_validator(mode="after")
     def _has_condition(self) -> Rule:
-        if not self.used and self.unless is None:
+        if not self.used and self.unless is None and not self.signals:
             raise ValueError(
                 "rule has no condition; use at least one of "
-                + ", ".join((*CONDITION_FIELDS, "unless"))
+                + ", ".join((*CONDITION_FIELDS, "unless", "signals"))
             )
         if self.status is not None and self.action is Action.ALLOW:
             raise ValueError("status applies to deny and challenge rules, not allow")

@@ -1,0 +1,104 @@
+"""Signal settings: each signal's default threshold and weight, the windows, the tolerances.
+
+The defaults start from the published anchors collected in ``research/accounts.md`` (Okta's
+805 km/h and Elastic's 800 km/h with >= 500 km for travel; AWS ACFP's 20 sign-ups per address
+per 10 minutes and Auth0's 50 a day for new accounts per network; MaxMind's user counts per
+/24 and /48 over 24 h) and were tuned on ``geofence simulate``. A policy's ``signals:`` rules
+carry their own thresholds; these say when a signal counts towards the combined score and what
+``Signal.threshold`` reports.
+
+The score is the noisy-OR ``1 - prod(1 - w_i * s_i)``: ``s_i`` is 0 up to half the threshold,
+rises linearly to 1 at the threshold and stays there, so a signal far below its threshold adds
+nothing and none alone can reach 1 unless its weight is 1.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from geofence.vocab.signals import SIGNAL_NAMES
+from geofence.vocab.tags import check_tag
+
+__all__ = ["DEFAULT_SETTINGS", "SignalSettings", "Threshold"]
+
+DAY = 86400.0
+
+
+class Threshold(BaseModel):
+    """One signal's default threshold and weight in the score."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(gt=0)
+    weight: float = Field(ge=0, le=1)
+
+
+_DEFAULTS: dict[str, Threshold] = {
+    "account_countries": Threshold(threshold=3, weight=0.35),
+    "account_networks": Threshold(threshold=8, weight=0.25),
+    "account_asns": Threshold(threshold=5, weight=0.3),
+    "network_accounts": Threshold(threshold=15, weight=0.45),
+    "asn_accounts": Threshold(threshold=300, weight=0.15),
+    "network_new_accounts": Threshold(threshold=5, weight=0.6),
+    "declared_mismatch": Threshold(threshold=0.5, weight=0.45),
+    "travel_kmh": Threshold(threshold=800, weight=0.45),
+    "fingerprint_accounts": Threshold(threshold=25, weight=0.6),
+    "anonymizer_share": Threshold(threshold=0.5, weight=0.35),
+}
+
+
+class SignalSettings(BaseModel):
+    """How signals are measured and scored: ``Geofence(signals=SignalSettings(...))`` or a
+    mapping of the same keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_s: float = Field(default=DAY, ge=60)
+    """The sliding window of every count (seconds of request time)."""
+    travel_window_s: float = Field(default=7 * DAY, ge=60)
+    """How long an account's last location is remembered for the travel signal."""
+    thresholds: dict[str, Threshold] = Field(default_factory=lambda: dict(_DEFAULTS))
+    """Per signal: default threshold and weight; missing names keep their defaults."""
+    travel_min_km: float = Field(default=500, ge=0)
+    """Two locations closer than this never make a travel speed (GeoIP error, commuting)."""
+    min_requests: int = Field(default=5, ge=1)
+    """Share signals (declared_mismatch, anonymizer_share) score only past this many requests."""
+    derived_fingerprint_weight: float = Field(default=0.25, ge=0, le=1)
+    """The fingerprint weight when geofence derived it from headers (weak: popular SDK and
+    browser versions are shared by many honest accounts) instead of the application."""
+    tolerated_tags: Annotated[tuple[str, ...], Field()] = ("relay",)
+    """Addresses with these tags (Apple Private Relay, shared by many honest users) get the
+    network and ASN thresholds multiplied by ``tolerance``, and no travel or mismatch."""
+    tolerated_asns: tuple[int, ...] = ()
+    """ASNs of CGNAT mobile carriers or corporate egress seen as shared by honest accounts."""
+    tolerance: float = Field(default=10, ge=1)
+    """The factor on network and ASN thresholds for tolerated addresses."""
+    anonymizer_tags: tuple[str, ...] = (
+        "anonymous", "vpn", "tor", "public_proxy", "residential_proxy", "hosting",
+    )  # fmt: skip
+    """The tags that make a request count towards ``anonymizer_share``."""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_signals(cls, given: dict[str, Threshold]) -> dict[str, Threshold]:
+        unknown = sorted(set(given) - set(SIGNAL_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown signal(s) {', '.join(unknown)} (known: {', '.join(SIGNAL_NAMES)})"
+            )
+        return {**_DEFAULTS, **given}
+
+    @field_validator("tolerated_tags", "anonymizer_tags")
+    @classmethod
+    def _known_tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_tag(tag) for tag in tags)
+
+    def of(self, name: str) -> Threshold:
+        """The threshold and weight of signal ``name``."""
+        return self.thresholds[name]
+
+
+DEFAULT_SETTINGS = SignalSettings()
+"""The settings used when ``Geofence(signals=...)`` is not given."""
