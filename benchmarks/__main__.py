@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import lookups, policies, ranges, report, serving, startup
+from benchmarks import lookups, policies, ranges, report, serving, startup, store
 from benchmarks.addresses import public_addresses
 from benchmarks.measure import Section, Sizes
 
@@ -30,6 +30,7 @@ SECTIONS: dict[str, SectionRun] = {
     "policy-scale": policies.rule_scale,
     "startup": lambda sizes, _: startup.startup(sizes),
     "middleware": serving.throughput,
+    "store": store.state_store,
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from geofence.errors import ConfigurationError, StoreUnavailable
-from geofence.store.memory import MemoryStore
+from geofence.store.memory import MAX_MEMBERS, MAX_SIZE, MemoryStore
 from geofence.store.protocol import Op, Result, Store, StoreHealth
 from geofence.store.uri import SCHEMES, parse_store_url
 
@@ -41,8 +41,8 @@ def open_store(
         opts = parsed.options
         return MemoryStore(
             parsed.redacted,
-            max_size=int(opts.get("max_size", 1_000_000)),  # type: ignore[call-overload]
-            max_members=int(opts.get("max_members", 1_000)),  # type: ignore[call-overload]
+            max_size=int(opts.get("max_size", MAX_SIZE)),  # type: ignore[call-overload]
+            max_members=int(opts.get("max_members", MAX_MEMBERS)),  # type: ignore[call-overload]
         )
     from geofence.store.clients import require_redis
 

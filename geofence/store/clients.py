@@ -14,7 +14,7 @@ from typing import Any
 from geofence.errors import ConfigurationError
 from geofence.store.uri import StoreURL
 
-__all__ = ["async_client", "require_redis", "sync_client"]
+__all__ = ["aclose_client", "async_client", "close_client", "require_redis", "sync_client"]
 
 INSTALL_HINT = "pip install 'geofence-policy[redis]'"
 
@@ -88,3 +88,23 @@ def _sentinel_kwargs(parsed: StoreURL, kwargs: dict[str, Any]) -> dict[str, Any]
     if kwargs.get("ssl"):
         out.update({k: v for k, v in kwargs.items() if k.startswith("ssl")})
     return out
+
+
+def _sentinels(client: Any) -> list[Any]:
+    """A Sentinel-backed client's connections to the sentinels themselves (else none)."""
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    return list(getattr(manager, "sentinels", ()))
+
+
+def close_client(client: Any) -> None:
+    """Close a blocking client, and its sentinels' connections too."""
+    client.close()
+    for sentinel in _sentinels(client):
+        sentinel.close()
+
+
+async def aclose_client(client: Any) -> None:
+    """Close an asyncio client, and its sentinels' connections too."""
+    await client.aclose()
+    for sentinel in _sentinels(client):
+        await sentinel.aclose()

@@ -5,8 +5,10 @@ A window is cut into ``BUCKETS`` buckets of ``window_s / BUCKETS`` seconds of *r
 (the ``now`` given to ``apply``): bucket ``floor(now / width)``. A windowed read covers the
 current bucket and the ``BUCKETS - 1`` before it, so it sees everything from the last
 ``window_s`` minus at most one bucket (5/6 of the window at least, the whole window at most).
-Wall-clock TTLs only bound memory: a bucket lives ``window_s`` plus one bucket after its last
-write, so a replay of historical times is measured on its own clock.
+Wall-clock TTLs only bound memory: a bucket lives ``window_s`` plus one bucket after it was
+created (Redis: re-armed when a distinct bucket changes; memory://: on every write), which in
+real time outlasts its place in any window; a replay of historical times is measured on its
+own clock. Swap and first values live ``window_s`` after their last write.
 """
 
 from __future__ import annotations
@@ -57,21 +59,32 @@ class Op:
     """Sliding window of distinct/count; how long swap/first values live after a write."""
 
     def __post_init__(self) -> None:
+        # Exact type checks (``type(x) is``) are the fast path: Ops are built per request.
         if self.kind not in _KINDS:
             raise ValueError(f"Op.kind must be one of {sorted(_KINDS)}, not {self.kind!r}")
-        if not isinstance(self.group, str) or not _GROUP.fullmatch(self.group):
+        if type(self.group) is not str or not _GROUP.fullmatch(self.group):
             raise ValueError(f"Op.group must be 1-64 of [A-Za-z0-9:_-], not {self.group!r}")
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise ValueError(f"Op.name must be 1-32 of [A-Za-z0-9:_-], not {self.name!r}")
-        if not isinstance(self.value, str) or len(self.value) > MAX_VALUE:
+        if type(self.name) is not str or self.name not in _NAMES_SEEN:
+            _check_name(self.name)
+        if type(self.value) is not str or len(self.value) > MAX_VALUE:
             raise ValueError(f"Op.value must be a str of at most {MAX_VALUE} characters")
-        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+        if type(self.amount) is not int:
             raise ValueError(f"Op.amount must be an int, not {self.amount!r}")
         window = self.window_s
-        if isinstance(window, bool) or not isinstance(window, (int, float)):
+        if type(window) is not float and type(window) is not int:
             raise ValueError(f"Op.window_s must be a number of seconds, not {window!r}")
-        if not (math.isfinite(window) and window >= MIN_WINDOW):
+        if not MIN_WINDOW <= window < math.inf:  # NaN fails both comparisons
             raise ValueError(f"Op.window_s must be finite and >= {MIN_WINDOW}, not {window!r}")
+
+
+_NAMES_SEEN: set[str] = set()  # counter names come from code: a few, checked once each
+
+
+def _check_name(name: object) -> None:
+    if type(name) is not str or not _NAME.fullmatch(name):
+        raise ValueError(f"Op.name must be 1-32 of [A-Za-z0-9:_-], not {name!r}")
+    if len(_NAMES_SEEN) < 1024:
+        _NAMES_SEEN.add(name)
 
 
 def bucket_width(window_s: float) -> float:

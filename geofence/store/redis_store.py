@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from geofence.errors import StoreUnavailable
-from geofence.store.clients import async_client, sync_client
+from geofence.store.clients import aclose_client, async_client, close_client, sync_client
 from geofence.store.protocol import Op, Result, StoreHealth
 from geofence.store.script import SCRIPT, SCRIPT_SHA, GroupCall, decode, plan
 from geofence.store.uri import StoreURL
@@ -60,6 +60,17 @@ def _raise_errors(replies: Sequence[object]) -> None:
             raise reply
 
 
+async def _closed_with_loop(client: Any) -> AsyncGenerator[None, None]:
+    """Closes ``client`` when its event loop shuts down: a loop finalises the async generators
+    it has seen (``asyncio.run`` calls ``loop.shutdown_asyncgens()``, so do uvicorn and
+    pytest's loops) while it still runs, so the connections close cleanly, not at GC with a
+    ResourceWarning."""
+    try:
+        yield
+    finally:
+        await aclose_client(client)
+
+
 class RedisStore:
     """Counters in Redis, shared by every process that opens the same URL and prefix."""
 
@@ -74,7 +85,8 @@ class RedisStore:
         self._noscript_type = _noscript_error()
         self._lock = threading.Lock()
         self._sync: Any = None  # built on first use: a cluster client connects when built
-        self._async: dict[asyncio.AbstractEventLoop, Any] = {}  # an asyncio client per loop
+        # an asyncio client per event loop, with the guard that closes it when the loop ends
+        self._async: dict[asyncio.AbstractEventLoop, tuple[Any, AsyncGenerator[None, None]]] = {}
         self._health = StoreHealth(url=self.url, available=True)
 
     # -- the twins: the same plan and decoding, a blocking or an awaited pipeline --------------
@@ -85,12 +97,11 @@ class RedisStore:
             return []
         calls = self._admit(ops, now)
         try:
-            if self._sync is None:
-                self._sync = sync_client(self._parsed)
-            replies = self._run(self._sync, calls, "EVALSHA")
+            client = self._sync_client()
+            replies = self._run(client, calls, "EVALSHA")
             missing = _noscript(calls, replies)
             if missing:  # only those: on a cluster the other nodes ran theirs already
-                _merge(replies, missing, self._run(self._sync, missing, "EVAL"))
+                _merge(replies, missing, self._run(client, missing, "EVAL"))
             _raise_errors(replies)
             results = decode(ops, calls, replies)
         except self._failure_types as exc:
@@ -104,7 +115,7 @@ class RedisStore:
             return []
         calls = self._admit(ops, now)
         try:
-            client = self._async_client()
+            client = await self._async_client()
             replies = await self._arun(client, calls, "EVALSHA")
             missing = _noscript(calls, replies)
             if missing:
@@ -124,7 +135,12 @@ class RedisStore:
                 return [exc]
         pipe = client.pipeline(transaction=False)
         for call in calls:
-            pipe.execute_command(command, *self._script_args(call, command))
+            # On a cluster, name each call's node: redis-py's blocking cluster pipeline would
+            # otherwise ask a server (COMMAND GETKEYS) where every script call goes.
+            route = (
+                {"target_nodes": client.get_node_from_key(call.keys[0])} if self._per_group else {}
+            )
+            pipe.execute_command(command, *self._script_args(call, command), **route)
         replies: list[object] = pipe.execute(raise_on_error=False)
         return replies
 
@@ -146,15 +162,31 @@ class RedisStore:
         script = SCRIPT_SHA if command == "EVALSHA" else SCRIPT
         return (script, len(call.keys), *call.keys, *call.args)
 
-    def _async_client(self) -> Any:
+    def _sync_client(self) -> Any:
+        client = self._sync
+        if client is None:
+            with self._lock:  # one client (and pool) however many threads arrive at once
+                if self._sync is None:
+                    self._sync = sync_client(self._parsed)
+                client = self._sync
+        return client
+
+    async def _async_client(self) -> Any:
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._async.get(loop)
-            if client is None:
-                # A client's connections belong to one loop; drop those of loops now closed.
-                self._async = {lp: c for lp, c in self._async.items() if not lp.is_closed()}
-                client = self._async[loop] = async_client(self._parsed)
-        return client
+            held = self._async.get(loop)
+            if held is None:
+                # A client's connections belong to one loop; forget those of loops now closed
+                # (their guards closed the clients when the loops shut down).
+                self._async = {lp: h for lp, h in self._async.items() if not lp.is_closed()}
+                client = async_client(self._parsed)
+                held = self._async[loop] = (client, _closed_with_loop(client))
+                created = True
+            else:
+                created = False
+        if created:
+            await held[1].__anext__()  # the loop now tracks the guard (see _closed_with_loop)
+        return held[0]
 
     # -- health: an outage is remembered, attempts are spaced, recovery is automatic ----------
 
@@ -196,13 +228,13 @@ class RedisStore:
         """Close the blocking client's connections (async clients: ``aclose``)."""
         client, self._sync = self._sync, None
         if client is not None:
-            client.close()
+            close_client(client)
 
     async def aclose(self) -> None:
         """Close the clients of the running loop (and the blocking one)."""
         self.close()
         loop = asyncio.get_running_loop()
         with self._lock:
-            client = self._async.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+            held = self._async.pop(loop, None)
+        if held is not None:
+            await held[1].aclose()  # runs the guard's finally: closes the client

@@ -177,6 +177,13 @@ def parse_store_url(url: str, options: Mapping[str, object] | None = None) -> St
         if split.netloc or split.path.strip("/"):
             raise ConfigurationError(f"store URL {where}: memory:// takes no host or path")
         return StoreURL(scheme, _redact(url, split), options=opts)
+    return _server_url(scheme, split, where, opts)
+
+
+def _server_url(
+    scheme: str, split: urllib.parse.SplitResult, where: str, opts: dict[str, object]
+) -> StoreURL:
+    """The Redis URL's servers, database, credentials and (Sentinel) service name."""
     userinfo, _, netloc = split.netloc.rpartition("@")
     if not netloc:
         raise ConfigurationError(f"store URL {where}: missing host")
@@ -197,7 +204,7 @@ def parse_store_url(url: str, options: Mapping[str, object] | None = None) -> St
         )
     return StoreURL(
         scheme,
-        _redact(url, split),
+        _redact(split.geturl(), split),
         hosts=hosts,
         db=_db(parts[0] if parts else "", where),
         username=urllib.parse.unquote(user) or None,

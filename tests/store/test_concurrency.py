@@ -1,6 +1,7 @@
 """Two processes x 8 threads writing through one store at once: exact counters lose nothing,
-HyperLogLog distinct counts stay within 3% (Redis's standard error is 0.81%; 3% is about
-3.7 standard errors, and the members are fixed, so the result does not vary between runs)."""
+HyperLogLog distinct counts stay within 2.5% (about 3 standard errors: Redis's is 0.81%). The
+members are fixed, so the estimate does not vary between runs: 4,011 for 4,000 (+0.3%) on the
+single server's members, 4,003 (+0.1%) on the cluster's."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ WRITER = Path(__file__).with_name("writer.py")
 ROOT = Path(__file__).resolve().parents[2]
 THREADS, N = 8, 250
 T0 = 1_780_000_000.0
-HLL_BOUND = 0.03
+HLL_BOUND = 0.025
 
 
 def _read(url: str) -> tuple[int, int]:

@@ -5,6 +5,7 @@ expiry, prefix isolation and the async twin."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterator
 
@@ -177,3 +178,14 @@ def test_health_after_use(store: Store) -> None:
     assert health.last_error is None
     assert health.failures == 0
     assert health.url == store.url
+
+
+def test_event_loops_that_end_without_aclose_leave_nothing_open(store_url: str) -> None:
+    """Each ``asyncio.run`` ends its loop; the store closes that loop's connections as the loop
+    shuts down (else the collector would find them open: a ResourceWarning, an error here)."""
+    store = open_store(store_url)
+    results = [asyncio.run(store.aapply([Op("count", "a:1", "n")], T0)) for _ in range(3)]
+    gc.collect()
+    assert results == [[1], [2], [3]]
+    assert store.apply([Op("count", "a:1", "n")], T0) == [4]  # the blocking twin goes on
+    store.close()

@@ -131,6 +131,7 @@ def test_missing_redis_py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
         ({"group": ""}, "Op.group"),
         ({"name": "n" * 33}, "Op.name"),
         ({"name": "é"}, "Op.name"),
+        ({"name": ["n"]}, "Op.name"),
         ({"value": "v" * 513}, "Op.value"),
         ({"value": 5}, "Op.value"),
         ({"amount": 1.5}, "Op.amount"),
