@@ -32,7 +32,13 @@ _GEOFENCES = {
 
 ipv4 = st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 ipv6 = st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n)))
-public = st.one_of(ipv4, ipv6).filter(lambda a: ipaddress.ip_address(a).is_global)
+# Public as geofence judges it: after normalisation, so an IPv4-compatible ::a00:0 is the
+# private 10.0.0.0 (which a "private" trusted-proxy set rightly trusts), not a public IPv6.
+public = st.one_of(ipv4, ipv6).filter(
+    lambda a: (
+        ipaddress.ip_address(a).is_global and ipaddress.ip_address(normalize(a).text).is_global
+    )
+)
 addressish = st.one_of(
     ipv4,
     ipv6,
