@@ -111,3 +111,18 @@ def test_signal_conditions_are_validated_at_load_time() -> None:
     bad = {"name": "p", "rules": [{"name": "r", "action": "deny", "signals": {"scor": ">= 1"}}]}
     with pytest.raises(PolicyError, match="did you mean 'score'"):
         Geofence(bad)
+
+
+def test_the_shipped_accounts_policy_runs_on_the_embedded_data() -> None:
+    from geofence import example_policy_path
+
+    gf = Geofence(example_policy_path("accounts"))
+    assert gf.evaluate("81.2.69.142").allowed  # GB, served
+    farm = [
+        gf.evaluate(Request(ip=f"81.2.69.{i}", account=f"new-{i}", account_created=T0, time=T0))
+        for i in range(12)
+    ]
+    gf.close()
+    assert farm[0].allowed
+    assert farm[-1].rule == "farm-network"
+    assert not farm[-1].allowed
