@@ -274,12 +274,8 @@ class AssessedDecision(Decision):
         stamp: PolicyStamp,
         assessment: Assessment,
     ) -> AssessedDecision:
-        d = _new(cls)
-        d._verdict = verdict
-        d._facts = facts
-        d._client = client
-        d._stamp = stamp
-        d._id = None
+        d = cls._make(verdict, facts, client, stamp)
+        assert isinstance(d, AssessedDecision)
         d._assessment = assessment
         return d
 

@@ -140,15 +140,24 @@ class RequestPath:
             else:
                 decision = self._evaluate_request(gen, as_request(request))
         except Exception:  # a bug must not open the gate: fail to the unknown action
-            log.exception("geofence: evaluate failed; applying the policy's unknown action")
-            client = ClientIP(None, "peer", None, "internal error while evaluating")
-            decision = self._decide(gen, gen.unknown, client, "/", "GET")
+            decision = self._internal_error(gen)
         if self._on_decision is not None:
-            try:
-                self._on_decision(decision)
-            except Exception:  # a logging or metrics hook must not fail the request
-                log.exception("geofence: the on_decision hook failed")
+            self._report(decision)
         return decision
+
+    def _internal_error(self, gen: Generation) -> Decision:
+        """The unknown action, for a request whose evaluation raised (a bug, logged)."""
+        log.exception("geofence: evaluate failed; applying the policy's unknown action")
+        client = ClientIP(None, "peer", None, "internal error while evaluating")
+        return self._decide(gen, gen.unknown, client, "/", "GET")
+
+    def _report(self, decision: Decision) -> None:
+        """Hand ``decision`` to the ``on_decision`` hook, which must not fail the request."""
+        assert self._on_decision is not None
+        try:
+            self._on_decision(decision)
+        except Exception:
+            log.exception("geofence: the on_decision hook failed")
 
     def _evaluate_request(self, gen: Generation, request: Request | None) -> Decision:
         if request is None:
@@ -180,14 +189,9 @@ class RequestPath:
             assessment = await self._stateful.aobserve(req, entry)
             decision = self._assessed(gen, entry, client, req, assessment)
         except Exception:  # a bug must not open the gate: fail to the unknown action
-            log.exception("geofence: evaluate failed; applying the policy's unknown action")
-            failed = ClientIP(None, "peer", None, "internal error while evaluating")
-            decision = self._decide(gen, gen.unknown, failed, "/", "GET")
+            decision = self._internal_error(gen)
         if self._on_decision is not None:
-            try:
-                self._on_decision(decision)
-            except Exception:  # a logging or metrics hook must not fail the request
-                log.exception("geofence: the on_decision hook failed")
+            self._report(decision)
         return decision
 
     def _client_facts(self, gen: Generation, request: Request) -> tuple[Entry, ClientIP | None]:
