@@ -22,6 +22,8 @@ _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 _inet_pton = socket.inet_pton
 _V4_MAX = (1 << 32) - 1
+_V4_HOSTS = tuple((1 << (32 - n)) - 1 for n in range(33))  # host bits per prefix length
+_from_bytes = int.from_bytes
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -34,6 +36,16 @@ def parse_range(text: str) -> tuple[int, int, int]:
     text = text.strip()
     slash = text.find("/")
     try:
+        if ":" not in text and "-" not in text:  # IPv4, most feed lines: without the helpers
+            if slash < 0:
+                value = _from_bytes(_inet_pton(_AF_INET, text), "big")
+                return 4, value, value
+            length = text[slash + 1 :]
+            if not (length.isascii() and length.isdigit() and int(length) <= 32):
+                raise ValueError(f"bad prefix length {length!r}")
+            value = _from_bytes(_inet_pton(_AF_INET, text[:slash]), "big")
+            host = _V4_HOSTS[int(length)]
+            return 4, value & ~host, value | host
         if slash >= 0:
             version, value = _parse_ip(text[:slash])
             bits = 32 if version == 4 else 128
