@@ -68,6 +68,7 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
     # are as many as the database holds, so a dict that starts over past a bound.
     intern = sys.intern
     names: dict[str, str] = {}
+    numbers_seen: dict[object, Any] = {}  # AS numbers: bounded by the database's (~80k)
 
     def make(address: Address, versions: tuple[str, ...]) -> FactsRow:
         text = address[0]
@@ -86,6 +87,9 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
             record = numbers.reader.get(text)
             if record is not None:  # GeoLite2-ASN records may lack the organisation
                 asn = record.get("autonomous_system_number")
+                if len(numbers_seen) >= _NAMES_MAX:
+                    numbers_seen.clear()
+                asn = numbers_seen.setdefault(asn, asn)  # one int object per AS number
                 as_org = record.get("autonomous_system_organization")
                 if as_org is not None:
                     shared = names.get(as_org)

@@ -41,7 +41,7 @@ __all__ = [
     "load_index",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".ranges"
 INDEX = "embedded.index"
 
@@ -60,15 +60,14 @@ def dump(parsed: ParsedFeed, made_from: str) -> bytes:
         "byteorder": sys.byteorder,
         "kinds": len(ranges._kinds),
         "v4": len(ranges._v4),
-        "v6": len(ranges._v6),
+        "v6": len(ranges._v6) // 4,
         "bad": parsed.bad,
         "bad_samples": parsed.bad_samples,
         "meta": parsed.meta,
         "places": [list(place) for place in parsed.places],
     }
     line = json.dumps(header, separators=(",", ":")).encode()
-    v6 = _v6_bytes(a for pair in ranges._v6 for a in pair)
-    body = line + b"\n" + bytes(ranges._kinds) + ranges._v4.tobytes() + v6
+    body = line + b"\n" + bytes(ranges._kinds) + ranges._v4.tobytes() + ranges._v6.tobytes()
     return gzip.compress(body, mtime=0)  # the same ranges give the same bytes
 
 
@@ -96,8 +95,8 @@ def _parsed(header: dict[str, Any], body: memoryview) -> ParsedFeed | None:
         return None
     ranges._v4 = array("Q")
     ranges._v4.frombytes(body[kinds:end4])
-    six = _v6_ints(body[end4:])
-    ranges._v6 = list(zip(six[0::2], six[1::2], strict=True))
+    ranges._v6 = array("Q")
+    ranges._v6.frombytes(body[end4:])
     places = [(int(v), int(a), int(b), str(c), r) for v, a, b, c, r in header["places"]]
     return ParsedFeed(
         ranges=ranges,
