@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, TypedDict
 from geofence.decision import Decision
 from geofence.engine import Geofence, GeoSpec, PolicySource
 from geofence.errors import ConfigurationError
+from geofence.identify import Identifier, IdentifyCallable
 from geofence.policy import Action
 from geofence.reputation.feedset import FeedsSpec
 from geofence.request import Request
@@ -82,6 +83,7 @@ class EnforcementOptions(TypedDict, total=False):
     expose_facts: bool
     debug_header: str | None
     problem_type_base: str
+    identify: IdentifyCallable | None
 
 
 _MIDDLEWARE_ARGS = frozenset(EnforcementOptions.__annotations__) - _GEOFENCE_ARGS
@@ -98,13 +100,25 @@ class Outcome(NamedTuple):
 class Enforcement:
     """The policy side of a middleware: which ``Geofence`` decides a path, and what to send."""
 
-    def __init__(self, adapter: str, geofence: Geofence | None, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        adapter: str,
+        geofence: Geofence | None,
+        options: Mapping[str, Any],
+        *,
+        asynchronous: bool = False,
+    ) -> None:
         _check_names(adapter, options)
         middleware = {k: v for k, v in options.items() if k in _MIDDLEWARE_ARGS}
         self.geofence = _geofence(
             adapter, geofence, {k: v for k, v in options.items() if k in _GEOFENCE_ARGS}
         )
         get = middleware.get
+        identify = get("identify")
+        self.identifier = (
+            None if identify is None else Identifier(adapter, identify, asynchronous=asynchronous)
+        )
+        """The application's ``identify=`` (see geofence.identify), or None."""
         self._on_deny = _hook(adapter, "on_deny", get("on_deny"))
         self._on_challenge = _hook(adapter, "on_challenge", get("on_challenge"))
         self.needs_headers: bool = (
@@ -154,11 +168,25 @@ class Enforcement:
             raw_path = bytes(raw_path).decode("latin-1")
         return isinstance(raw_path, str) and raw_path.partition("?")[0] == path
 
-    def check(self, request: Request, raw_path: object = None) -> Outcome:
-        """Decide ``request``; the outcome carries the response to send when it is stopped."""
-        path = request.path
-        gf = self.geofence_for(path) if self._routes else self.geofence
-        return self.respond(gf.evaluate(request), request, raw_path)
+    def check(self, request: Request, raw_path: object = None, native: object = None) -> Outcome:
+        """Decide ``request`` (its caller named by ``identify``, which may also get the
+        ``native`` request); the outcome carries the response to send when it is stopped."""
+        gf = self.geofence_for(request.path) if self._routes else self.geofence
+        if self.identifier is None:
+            return self.respond(gf.evaluate(request), request, raw_path)
+        decision, request = self.identifier.decide(gf, request, native)
+        return self.respond(decision, request, raw_path)
+
+    async def acheck(
+        self, request: Request, raw_path: object = None, native: object = None
+    ) -> Outcome:
+        """``check``'s async twin: an async ``identify`` is awaited, and ``aevaluate`` decides."""
+        gf = self.geofence_for(request.path) if self._routes else self.geofence
+        if self.identifier is None:
+            decision = await gf.aevaluate(request)
+        else:
+            decision, request = await self.identifier.adecide(gf, request, native)
+        return self.respond(decision, request, raw_path)
 
     def respond(
         self, decision: Decision, request: Request, raw_path: object = None, exempt: bool = False

@@ -100,7 +100,7 @@ def test_identify_names_the_account_and_aevaluate_decides() -> None:
         return BlockResponse(451, (("content-type", "application/problem+json"),), b"{}")
 
     dependency = GeofenceDependency(
-        policy=POLICY, identify=lambda r: r.headers.get("x-account"), on_deny=on_deny
+        policy=POLICY, identify=lambda r: dict(r.headers).get("x-account"), on_deny=on_deny
     )
     _client(_app(dependency), CN).get("/", headers={"x-account": "acct-9"})
     assert [r.account for r in seen] == ["acct-9"]
