@@ -125,9 +125,11 @@ class Enforcement:
             self.geofence.reads_headers
             or self._on_deny is not None
             or self._on_challenge is not None
+            or self.identifier is not None
         )
         """Whether the adapters must convert header lines: only the client-address walk
-        through trusted proxies and user hooks read them (~2 us per request saved otherwise)."""
+        through trusted proxies, user hooks and identify read them (~2 us per request saved
+        otherwise)."""
         self.exempt_paths = _exempt_paths(adapter, get("exempt_paths", ()))
         self._routes = _routes(adapter, self.geofence, get("routes", {}))
         self.report_only = _flag(adapter, "report_only", get("report_only", False))

@@ -97,6 +97,18 @@ def test_identify_as_a_dotted_path_names_the_account() -> None:
     assert [(r.account, r.declared_country) for r in SEEN] == [("acct-3", "US")]
 
 
+def test_an_identify_returning_an_unknown_key_gets_the_unknown_action() -> None:
+    decisions: list[Decision] = []
+    options = {
+        "policy": POLICY,
+        "identify": lambda request: {"user": "acct-4"},
+        "on_decision": decisions.append,
+    }
+    with override_settings(GEOFENCE=options):
+        assert _get(US).status_code == 451  # US alone is allowed: never an allow by accident
+    assert "unknown key(s) 'user'" in decisions[-1].reasons[-1]
+
+
 def test_trusted_proxies_from_settings() -> None:
     with override_settings(GEOFENCE={"policy": POLICY, "trusted_proxies": ["private"]}):
         assert _get("10.0.0.5", x_forwarded_for=US).json()["country"] == "US"

@@ -109,6 +109,34 @@ def test_a_failing_identify_gets_the_unknown_action(caplog: pytest.LogCaptureFix
     assert "database down" in caplog.text
 
 
+def caller_of(request: Request) -> dict[str, str] | None:
+    """Named by dotted path in app.config below."""
+    account = dict(request.headers).get("x-account")
+    return None if account is None else {"account": account, "fingerprint": "fp-1"}
+
+
+def test_identify_as_a_dotted_path_in_app_config_also_decides_decorated_views() -> None:
+    seen: list[Request] = []
+
+    def on_deny(decision: Decision, req: Request) -> BlockResponse:
+        seen.append(req)
+        return BlockResponse(403, (), b"no")
+
+    app = Flask(__name__)
+    app.config["GEOFENCE"] = {"identify": f"{__name__}:caller_of", "on_deny": on_deny}
+    geofence = FlaskGeofence(policy=POLICY)
+
+    @app.get("/strict")
+    @geofence.policy(STRICT)
+    def strict() -> str:
+        return "never"
+
+    geofence.init_app(app)
+    client = app.test_client()
+    client.get("/strict", headers={"X-Account": "acct-8"}, environ_base={"REMOTE_ADDR": US})
+    assert [(r.account, r.fingerprint) for r in seen] == [("acct-8", "fp-1")]
+
+
 def test_bad_configuration_fails_at_set_up() -> None:
     with pytest.raises(PolicyError):
         FlaskGeofence(policy={"name": "x", "rules": [{"name": "a", "action": "alow"}]}).init_app(
