@@ -15,7 +15,8 @@ gets the native request (the ASGI scope, the WSGI environ, Django's ``HttpReques
 ``request.user``, ``flask.request``, Starlette's ``Request``). It returns ``None`` (nobody
 known), a mapping with any of ``account``, ``declared_country``, ``fingerprint``,
 ``account_created`` and ``time`` (``Request.with_caller``), or the account id as a ``str``.
-Under ASGI and FastAPI it may be ``async``.
+Under ASGI and FastAPI it may be ``async``; a plain one runs on the event loop there, so keep
+it to an in-memory lookup (a cache of API keys) or make it ``async``.
 
 It is the application's code, so at request time it may break: if it raises, or returns an
 unknown key, a value of the wrong type or anything but a mapping, the request gets the policy's
