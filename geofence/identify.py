@@ -14,7 +14,8 @@ It receives the ``Request`` built from the scope or environ; one that takes two 
 gets the native request (the ASGI scope, the WSGI environ, Django's ``HttpRequest`` with
 ``request.user``, ``flask.request``, Starlette's ``Request``). It returns ``None`` (nobody
 known), a mapping with any of ``account``, ``declared_country``, ``fingerprint``,
-``account_created`` and ``time`` (``Request.with_caller``), or the account id as a ``str``.
+``account_created`` and ``time`` (``Request.with_caller``), or the account id as a ``str`` (an
+empty one is no account).
 Under ASGI and FastAPI it may be ``async``; a plain one runs on the event loop there, so keep
 it to an in-memory lookup (a cache of API keys) or make it ``async``.
 
@@ -117,6 +118,10 @@ class Identifier:
             unknown = sorted(str(key) for key in fields if key not in CALLER_FIELDS)
             if unknown:
                 return f"identify() returned {_unknown_keys(unknown)}"
+            if fields.get("account") == "":
+                # "No account" spelled as an empty id: as one account, every anonymous caller
+                # would share its signals (and soon its flags).
+                fields["account"] = None
             return request.with_caller(**fields)
         except Exception as exc:  # the Request checks: wrong types and malformed codes
             return f"identify() returned a bad value: {exc}"

@@ -160,8 +160,9 @@ def test_a_raising_identify_gets_the_unknown_action_with_its_traceback_logged(
     assert "session store down" in caplog.text
 
 
-def test_none_means_nobody_known_and_the_address_decides() -> None:
-    app = GeofenceMiddleware(_echo, policy=SERVED, identify=lambda r: None)
+@pytest.mark.parametrize("nobody", [None, "", {"account": ""}, {}])
+def test_nobody_known_and_the_address_decides(nobody: object) -> None:
+    app = GeofenceMiddleware(_echo, policy=SERVED, identify=lambda r: nobody)
     assert _asgi_get(app, US).text == "allow -"
 
 
