@@ -114,11 +114,8 @@ class Enforcement:
             adapter, geofence, {k: v for k, v in options.items() if k in _GEOFENCE_ARGS}
         )
         get = middleware.get
-        identify = get("identify")
-        self.identifier = (
-            None if identify is None else Identifier(adapter, identify, asynchronous=asynchronous)
-        )
-        """The application's ``identify=`` (see geofence.identify), or None."""
+        identify = get("identify")  # see geofence.identify
+        self.identifier = None if identify is None else Identifier(adapter, identify, asynchronous)
         self._on_deny = _hook(adapter, "on_deny", get("on_deny"))
         self._on_challenge = _hook(adapter, "on_challenge", get("on_challenge"))
         self.needs_headers: bool = (
@@ -171,23 +168,20 @@ class Enforcement:
         return isinstance(raw_path, str) and raw_path.partition("?")[0] == path
 
     def check(self, request: Request, raw_path: object = None, native: object = None) -> Outcome:
-        """Decide ``request`` (its caller named by ``identify``, which may also get the
-        ``native`` request); the outcome carries the response to send when it is stopped."""
+        """Decide ``request`` (its caller named by ``identify``, which may get the ``native``
+        request too); the outcome carries the response to send when it is stopped."""
         gf = self.geofence_for(request.path) if self._routes else self.geofence
         if self.identifier is None:
             return self.respond(gf.evaluate(request), request, raw_path)
         decision, request = self.identifier.decide(gf, request, native)
         return self.respond(decision, request, raw_path)
 
-    async def acheck(
-        self, request: Request, raw_path: object = None, native: object = None
-    ) -> Outcome:
+    async def acheck(self, request: Request, raw_path: object, native: object) -> Outcome:
         """``check``'s async twin: an async ``identify`` is awaited, and ``aevaluate`` decides."""
         gf = self.geofence_for(request.path) if self._routes else self.geofence
         if self.identifier is None:
-            decision = await gf.aevaluate(request)
-        else:
-            decision, request = await self.identifier.adecide(gf, request, native)
+            return self.respond(await gf.aevaluate(request), request, raw_path)
+        decision, request = await self.identifier.adecide(gf, request, native)
         return self.respond(decision, request, raw_path)
 
     def respond(

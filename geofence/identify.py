@@ -54,7 +54,7 @@ _LOGGED_AT_MOST = 64  # distinct contract messages logged at ERROR; repeats go t
 class Identifier:
     """One application's ``identify=``, checked at construction, called per request."""
 
-    def __init__(self, adapter: str, identify: object, *, asynchronous: bool) -> None:
+    def __init__(self, adapter: str, identify: object, asynchronous: bool) -> None:
         if not callable(identify):
             raise ConfigurationError(
                 f"{adapter}: identify must be a callable taking the request, not {identify!r}"
