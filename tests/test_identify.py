@@ -261,3 +261,34 @@ def test_a_sync_context_refuses_an_awaitable_result(caplog: pytest.LogCaptureFix
     assert response.status_code == 451
     assert "identify() returned an awaitable" in caplog.text
     assert "never awaited" not in caplog.text
+
+
+def test_a_websocket_handshake_is_identified_too() -> None:
+    async def identify(request: Request) -> dict[str, str]:
+        return {"account": dict(request.headers)["x-account"]}
+
+    async def accept(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+
+    app = GeofenceMiddleware(accept, policy=ROAMING, identify=identify)
+
+    async def handshake(ip: str) -> list[dict[str, Any]]:
+        scope = {"type": "websocket", "path": "/ws", "headers": [(b"x-account", b"frank")],
+                 "client": (ip, 4711), "extensions": {}}  # fmt: skip
+        messages = iter([{"type": "websocket.connect"}])
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    assert [m["type"] for m in asyncio.run(handshake(JP))] == ["websocket.accept"]
+    (refused,) = asyncio.run(handshake(GB))  # a second country within the window
+    assert (refused["type"], refused["code"]) == ("websocket.close", 1008)
+    assert "roamer" in refused["reason"]
