@@ -20,6 +20,7 @@ from geofence.composition import (
     account_stage,
     check_needs,
     check_policy_feeds,
+    check_signal_store,
     generation_counter,
     with_policy_feeds,
 )
@@ -130,6 +131,7 @@ class Geofence(RequestPath):
         self._reload_lock = threading.Lock()
         compiled = CompiledPolicy(self._policy)
         check_needs(compiled, self._geo, self._policy)
+        check_signal_store(self._policy, self._stateful)
         self._gen = self._generation(compiled)
 
     def with_policy(self, policy: PolicySource) -> Geofence:

@@ -129,3 +129,11 @@ def test_the_shipped_accounts_policy_runs_on_the_embedded_data() -> None:
     assert farm[0].allowed
     assert farm[-1].rule == "farm-network"
     assert not farm[-1].allowed
+
+
+def test_signal_rules_without_a_store_are_a_construction_error() -> None:
+    # store=None turns the signal stage off: its rules could never hold, so say so up front.
+    with pytest.raises(PolicyError, match=r"farm-network.*store=None"):
+        Geofence(POLICY, store=None)
+    address_only = {"name": "plain", "default": "allow", "rules": []}
+    Geofence(address_only, store=None).close()
