@@ -32,7 +32,7 @@ import maxminddb
 
 from geofence.errors import DataError
 from geofence.facts import GeoRecord
-from geofence.geo.schemas import Record, Schema, detect_schema
+from geofence.geo.schemas import Record, Schema, detect_schema, refine
 
 __all__ = ["MMDBSource"]
 
@@ -106,8 +106,11 @@ class MMDBSource:
 
     @property
     def version(self) -> str:
-        """Name and build date of the data in service, e.g. ``"dbip-country 2026-06-01"``."""
-        return f"{self.name} {self._current.version_date}"
+        """Name and build date of the data in service, e.g. ``"dbip-country 2026-06-01"``, and
+        how its facts are read where that is not plain (``"... (regions mapped from ...)"``)."""
+        note = self.schema.note
+        version = f"{self.name} {self._current.version_date}"
+        return f"{version} ({note})" if note else version
 
     @property
     def database_type(self) -> str:
@@ -276,6 +279,10 @@ def _validate(reader: Any, path: str, expect: Schema | None, count: int) -> tupl
     schema = detect_schema(database_type, records[:_SAMPLES])
     if schema is None:
         raise DataError(f"unrecognised database type {database_type!r}", path=path)
+    try:
+        schema = refine(schema, records)
+    except Exception as exc:
+        raise DataError(f"records do not read as {schema.kind}: {exc}", path=path) from None
     # Lookups keep the extractor chosen at construction, and the engine checked its policy
     # against ``provides``: a replacement must match both (GeoLite2-ASN -> GeoIP2-ISP is fine).
     if expect is not None and (schema.extract, schema.provides) != (

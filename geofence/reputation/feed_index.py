@@ -22,7 +22,6 @@ from geofence.vocab.tags import FEED_PREFIX, GEOFEED_PREFIX
 __all__ = ["MISS", "FeedIndex", "build_index"]
 
 MISS = GeoRecord()
-_new = tuple.__new__
 
 
 class FeedIndex(NamedTuple):
@@ -44,10 +43,7 @@ def build_index(feeds: Iterable[Feed], stale: frozenset[str], on_stale: str) -> 
     if on_stale == "closed":
         always = frozenset().union(*(_tags_of(by_name, frozenset({n})) for n in stale))
     records = {
-        labels: _new(
-            GeoRecord, (None, None, None, (), None, None, None, _tags_of(by_name, labels) | always)
-        )
-        for labels in ranges.label_sets
+        labels: GeoRecord(tags=_tags_of(by_name, labels) | always) for labels in ranges.label_sets
     }
     always_record = MISS if not always else GeoRecord(tags=always)
     tags = ranges.packed_lookup([records[ls].tags for ls in ranges.label_sets], always)
