@@ -30,7 +30,7 @@ class Scenario:
     """Fraudulent accounts of the distillation campaign (the Feb 2026 disclosure: ~24,000)."""
     benign_accounts: int = 20_000
     """Honest accounts, split across the benign populations."""
-    days: float = 3.0
+    days: float = 2.0
     """Simulated time; the campaign's accounts join over the first two thirds of it."""
     proxy_networks: int = 0
     """/24s in the proxy's residential pool (0: one per four farm accounts, at least 50)."""

@@ -43,11 +43,12 @@ class Outcome:
 def run(
     sim: Simulation,
     policy: Any,
-    store: str = "memory://",
+    store: str | None = "memory://",
     signals: SignalSettings | Mapping[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Outcome]:
-    """Evaluate every request of ``sim``; one ``Outcome`` per account, in account order."""
+    """Evaluate every request of ``sim``; one ``Outcome`` per account, in account order.
+    ``store=None`` runs without account signals (the address rules alone)."""
     gf = Geofence(policy, store=store, signals=signals, reload_interval=None)
     outcomes = [Outcome() for _ in sim.accounts]
     created = [datetime.fromtimestamp(a.created, timezone.utc) for a in sim.accounts]
