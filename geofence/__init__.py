@@ -28,6 +28,7 @@ from geofence.geo import GeoSource, MMDBSource
 from geofence.net import Address, Via, normalize
 from geofence.policy import Action, Mode, Policy, load_policy
 from geofence.request import Request
+from geofence.vocab.signals import Signal
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Request",
+    "Signal",
     "TrustedProxies",
     "Via",
     "__version__",

@@ -1,11 +1,12 @@
-"""The per-generation lookup cache: facts (and, when the policy allows, verdicts) per address."""
+"""The per-generation caches: facts (and, when the policy allows, verdicts) per address, and
+client-address resolutions through trusted proxies per (peer, forwarding header lines)."""
 
 from __future__ import annotations
 
 from collections import deque
 from typing import TypeVar
 
-__all__ = ["LookupCache"]
+__all__ = ["CLIENT_CACHE_SIZE", "LookupCache", "client_key"]
 
 V = TypeVar("V")
 
@@ -51,3 +52,25 @@ class LookupCache(dict[str, V]):
             except IndexError:  # the order ran dry: only if entries bypassed put()
                 self.clear()
                 return
+
+
+CLIENT_CACHE_SIZE = 8192
+"""Resolutions kept at most (each key at most ``_KEY_MAX`` characters: ~3 MB in all)."""
+_KEY_MAX = 256
+
+
+def client_key(peer: str | None, lines: tuple[str, ...]) -> str | None:
+    """The resolution-cache key of a peer and its forwarding header lines, or ``None`` (not
+    cached) when they are long: a client choosing long headers must not fill memory.
+
+    Each part is prefixed by its length, so no two different inputs share a key whatever
+    characters the lines hold (``("a, b",)`` and ``("a", " b")`` stay apart).
+    """
+    if peer is None:
+        return None
+    if len(lines) == 1:  # the usual case, without the generator
+        line = lines[0]
+        key = f"{len(peer)}:{peer}{len(line)}:{line}"
+    else:
+        key = f"{len(peer)}:{peer}" + "".join(f"{len(line)}:{line}" for line in lines)
+    return key if len(key) <= _KEY_MAX else None

@@ -9,20 +9,17 @@ send. The adapters only translate that to and from their protocol.
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple
 
+from geofence import enforcement_options as check
 from geofence.decision import Decision
-from geofence.engine import Geofence, GeoSpec, PolicySource
-from geofence.errors import ConfigurationError
+from geofence.enforcement_options import BlockHook, BlockResponse, EnforcementOptions
+from geofence.engine import Geofence
 from geofence.policy import Action
-from geofence.reputation.feedset import FeedsSpec
 from geofence.request import Request
 
 __all__ = [
@@ -37,54 +34,6 @@ log = logging.getLogger("geofence.middleware")
 
 _ALLOW = Action.ALLOW
 _DENY = Action.DENY
-_PATH_FORBIDDEN = frozenset("?#%")
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-_GEOFENCE_ARGS = frozenset(inspect.signature(Geofence).parameters)
-
-
-@dataclass(frozen=True, slots=True)
-class BlockResponse:
-    """The HTTP response sent instead of the application's: status, header pairs and body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
-
-
-BlockHook = Callable[[Decision, Request], BlockResponse]
-"""``on_deny`` / ``on_challenge``: build the response for a stopped request."""
-
-
-class EnforcementOptions(TypedDict, total=False):
-    """The keyword options of both middleware classes (besides ``geofence=``).
-
-    Either pass ``geofence=Geofence(...)`` or the ``Geofence`` arguments themselves (``policy``,
-    ``geo``, ``trusted_proxies``, ...), not both.
-    """
-
-    policy: PolicySource
-    geo: GeoSpec
-    feeds: FeedsSpec
-    trusted_proxies: Iterable[str]
-    client_ip_header: str
-    nat64_prefixes: Iterable[str]
-    cache_size: int
-    reload_interval: float | None
-    on_decision: Callable[[Decision], None] | None
-    on_deny: BlockHook | None
-    on_challenge: BlockHook | None
-    exempt_paths: Iterable[str]
-    routes: Mapping[str, PolicySource]
-    report_only: bool
-    blocked_by: str | None
-    expose_facts: bool
-    debug_header: str | None
-    problem_type_base: str
-
-
-_MIDDLEWARE_ARGS = frozenset(EnforcementOptions.__annotations__) - _GEOFENCE_ARGS
 
 
 class Outcome(NamedTuple):
@@ -99,14 +48,11 @@ class Enforcement:
     """The policy side of a middleware: which ``Geofence`` decides a path, and what to send."""
 
     def __init__(self, adapter: str, geofence: Geofence | None, options: Mapping[str, Any]) -> None:
-        _check_names(adapter, options)
-        middleware = {k: v for k, v in options.items() if k in _MIDDLEWARE_ARGS}
-        self.geofence = _geofence(
-            adapter, geofence, {k: v for k, v in options.items() if k in _GEOFENCE_ARGS}
-        )
+        middleware, arguments = check.check_names(adapter, options)
+        self.geofence = check.build_geofence(adapter, geofence, arguments)
         get = middleware.get
-        self._on_deny = _hook(adapter, "on_deny", get("on_deny"))
-        self._on_challenge = _hook(adapter, "on_challenge", get("on_challenge"))
+        self._on_deny = check.hook(adapter, "on_deny", get("on_deny"))
+        self._on_challenge = check.hook(adapter, "on_challenge", get("on_challenge"))
         self.needs_headers: bool = (
             self.geofence.reads_headers
             or self._on_deny is not None
@@ -114,15 +60,13 @@ class Enforcement:
         )
         """Whether the adapters must convert header lines: only the client-address walk
         through trusted proxies and user hooks read them (~2 us per request saved otherwise)."""
-        self.exempt_paths = _exempt_paths(adapter, get("exempt_paths", ()))
-        self._routes = _routes(adapter, self.geofence, get("routes", {}))
-        self.report_only = _flag(adapter, "report_only", get("report_only", False))
-        self._expose_facts = _flag(adapter, "expose_facts", get("expose_facts", False))
-        self._link = _blocked_by(adapter, get("blocked_by"))
-        self.debug_header = _debug_header(adapter, get("debug_header"))
-        base = get("problem_type_base", "urn:geofence:problem:")
-        if not isinstance(base, str) or not base or not base.isprintable() or " " in base:
-            raise ConfigurationError(f"{adapter}: problem_type_base must be a URI, not {base!r}")
+        self.exempt_paths = check.exempt_paths(adapter, get("exempt_paths", ()))
+        self._routes = check.routes(adapter, self.geofence, get("routes", {}))
+        self.report_only = check.flag(adapter, "report_only", get("report_only", False))
+        self._expose_facts = check.flag(adapter, "expose_facts", get("expose_facts", False))
+        self._link = check.blocked_by(adapter, get("blocked_by"))
+        self.debug_header = check.debug_header(adapter, get("debug_header"))
+        base = check.problem_type_base(adapter, get("problem_type_base", "urn:geofence:problem:"))
         self._types = {_DENY: f"{base}blocked", Action.CHALLENGE: f"{base}challenge"}
         if self.exempt_paths:
             log.info(
@@ -271,117 +215,3 @@ def _describe(decision: Decision, path: str) -> str:
         f"country={decision.country} policy={decision.policy_name} "
         f"decision={decision.decision_id}"
     )
-
-
-# -- option checks (construction time) ---------------------------------------------------------
-
-
-def _check_names(adapter: str, options: Mapping[str, Any]) -> None:
-    known = _GEOFENCE_ARGS | _MIDDLEWARE_ARGS
-    for name in options:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigurationError(f"{adapter}: unknown option {name!r}{hint}")
-
-
-def _geofence(adapter: str, geofence: object, arguments: dict[str, Any]) -> Geofence:
-    if geofence is not None:
-        if not isinstance(geofence, Geofence):
-            raise ConfigurationError(
-                f"{adapter}: geofence= must be a Geofence, not {type(geofence).__name__}"
-            )
-        if arguments:
-            raise ConfigurationError(
-                f"{adapter}: pass geofence= or Geofence arguments "
-                f"({', '.join(sorted(arguments))}), not both"
-            )
-        return geofence
-    if "policy" not in arguments:
-        raise ConfigurationError(f"{adapter}: needs geofence=Geofence(...) or policy=...")
-    return Geofence(**arguments)
-
-
-def _hook(adapter: str, name: str, hook: object) -> BlockHook | None:
-    if hook is not None and not callable(hook):
-        raise ConfigurationError(f"{adapter}: {name} must be callable, not {type(hook).__name__}")
-    return hook
-
-
-def _flag(adapter: str, name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{adapter}: {name} must be True or False, not {value!r}")
-    return value
-
-
-def _path(adapter: str, option: str, path: object) -> str:
-    if (
-        not isinstance(path, str)
-        or not path.startswith("/")
-        or not path.isascii()
-        or not path.isprintable()
-        or " " in path
-        or _PATH_FORBIDDEN & set(path)
-    ):
-        raise ConfigurationError(
-            f"{adapter}: {option} takes decoded URL paths such as '/health' (ASCII, no query, "
-            f"'%', '#' or spaces), not {path!r}"
-        )
-    return path
-
-
-def _exempt_paths(adapter: str, paths: object) -> frozenset[str]:
-    if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable):
-        raise ConfigurationError(
-            f"{adapter}: exempt_paths takes a list of paths, such as ['/health'], not {paths!r}"
-        )
-    return frozenset(_path(adapter, "exempt_paths", p) for p in paths)
-
-
-def _routes(
-    adapter: str, geofence: Geofence, routes: object
-) -> tuple[tuple[str, str, Geofence], ...]:
-    if not isinstance(routes, Mapping):
-        raise ConfigurationError(
-            f"{adapter}: routes maps path prefixes to policies, such as "
-            f"{{'/admin': 'admin.yaml'}}, not {routes!r}"
-        )
-    table: dict[str, Geofence] = {}
-    for prefix, policy in routes.items():
-        key = _path(adapter, "routes", prefix).rstrip("/")
-        if not key:
-            raise ConfigurationError(f"{adapter}: routes: '/' is the whole app; use policy=")
-        if key in table:
-            raise ConfigurationError(f"{adapter}: routes: {prefix!r} is listed twice")
-        table[key] = geofence.with_policy(policy)
-    ordered = sorted(table.items(), key=lambda item: len(item[0]), reverse=True)
-    return tuple((prefix, f"{prefix}/", sibling) for prefix, sibling in ordered)
-
-
-def _blocked_by(adapter: str, url: object) -> str | None:
-    if url is None:
-        return None
-    scheme, sep, rest = url.partition(":") if isinstance(url, str) else ("", "", "")
-    if (
-        not isinstance(url, str)
-        or not (sep and scheme.isalpha() and rest)
-        or not url.isascii()
-        or not url.isprintable()
-        or set(url) & set(' <>"')
-    ):
-        raise ConfigurationError(
-            f"{adapter}: blocked_by must be an absolute URL such as "
-            f"'https://example.org/legal', not {url!r}"
-        )
-    return f'<{url}>; rel="blocked-by"'
-
-
-def _debug_header(adapter: str, name: object) -> str | None:
-    if name is None:
-        return None
-    if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
-        raise ConfigurationError(
-            f"{adapter}: debug_header must be a header name such as 'Geofence-Decision', "
-            f"not {name!r}"
-        )
-    return name.lower()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
-from geofence.cache import LookupCache
+from geofence.cache import CLIENT_CACHE_SIZE, LookupCache
 from geofence.client_ip import ClientIPResolver, TrustedProxies
 from geofence.composition import (
     account_stage,
@@ -238,6 +238,7 @@ class Geofence(RequestPath):
             self._data_serial[0],
             geo_generation,
             SignalRules(self._policy, compiled),
+            LookupCache(min(self._cache_size, CLIENT_CACHE_SIZE)),
         )
 
     @property

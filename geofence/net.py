@@ -210,6 +210,33 @@ class Normalizer:
             (_MAPPED_PREFIX[:2], _SIXTOFOUR_PREFIX, _TEREDO_PREFIX[:2])
         ) | frozenset(prefix[:2] for prefix, _ in prefixes)
 
+    def normalize_or_none(self, text: str) -> Address | None:
+        """``normalize``, but ``None`` for text that is no address; bare canonical forms (the
+        request path's usual input) are taken without raising an exception on the way, which
+        costs more than the parse itself."""
+        if type(text) is not str or len(text) > _MAX_TEXT:
+            pass  # the long way decides and explains
+        elif ":" not in text:
+            try:
+                # inet_pton accepts only canonical dotted quads: the text is the canonical form.
+                return _new(Address, (text, 4, _inet_pton(_AF_INET, text), text, _DIRECT))
+            except (OSError, ValueError):
+                pass
+        else:
+            try:
+                packed = _inet_pton(_AF_INET6, text)
+            except (OSError, ValueError):  # brackets, a port, a zone id, or no address at all
+                pass
+            else:
+                if packed[:2] not in self._special:
+                    canonical = _inet_ntop(_AF_INET6, packed)
+                    return _new(Address, (canonical, 6, packed, canonical, _DIRECT))
+                return self.normalize_packed(packed)
+        try:
+            return self.normalize(text)
+        except AddressError:
+            return None
+
     def normalize(self, text: str) -> Address:
         """Parse ``text`` strictly and normalise it; raises ``AddressError``."""
         # Fast paths for bare addresses, the common case; anything else (or anything they

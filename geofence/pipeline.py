@@ -27,13 +27,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from geofence.cache import LookupCache
+from geofence.cache import LookupCache, client_key
 from geofence.client_ip import ClientIP, ClientIPResolver
 from geofence.decision import AssessedDecision, Decision, PolicyStamp
-from geofence.errors import AddressError, DataError
+from geofence.errors import DataError
 from geofence.facts import ROW_SIZE, FactsRow, GeoRecord, facts_row
 from geofence.net import Address, Normalizer, Via
 from geofence.request import Request
+from geofence.request_forms import as_request, raw_peer
 
 if TYPE_CHECKING:
     from geofence.geo import GeoSource
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from geofence.signals.stage import AccountSignals
     from geofence.vocab.signals import Assessment
 
-__all__ = ["Generation", "RequestPath", "as_request"]
+__all__ = ["Generation", "RequestPath", "as_request"]  # as_request: re-exported
 
 log = logging.getLogger("geofence")
 
@@ -72,6 +73,7 @@ class Generation(NamedTuple):
     serial: int
     geo_generation: int
     signal_rules: SignalRules  # the policy's rules with signals: conditions, for assessed requests
+    clients: LookupCache[ClientIP]  # resolutions through trusted proxies, see client_key
 
 
 class RequestPath:
@@ -114,15 +116,7 @@ class RequestPath:
             if type(request) is str:
                 entry = gen.cache.get(request)
                 if entry is None:
-                    try:
-                        # A bare dotted quad, the usual case: inet_pton accepts only the
-                        # canonical form, so it is all Normalizer.normalize does for one.
-                        packed = _inet_pton(_AF_INET, request)
-                        address: Address | None = _new(
-                            Address, (request, 4, packed, request, _DIRECT)
-                        )
-                    except (OSError, ValueError):
-                        address = self._normalize_or_none(request)
+                    address = self._normalizer.normalize_or_none(request)
                     if address is None:
                         pass  # entry stays None: the unknown action, below
                     elif address.original == request:  # already looked up in vain
@@ -137,6 +131,16 @@ class RequestPath:
                     decision = Decision._make(verdict, entry, None, gen.stamp)
                 else:
                     decision = self._decide(gen, entry, None, "/", "GET")
+            elif (
+                # A scope or environ names no account, so with nobody's headers believed and
+                # a verdict cached for the address alone, the peer is all that is needed.
+                type(request) is dict
+                and self._trusts_nobody
+                and (peer := raw_peer(request)) is not None
+                and (entry := gen.cache.get(peer)) is not None
+                and entry[_NUMBER] is not None
+            ):
+                decision = Decision._make(gen.verdicts[entry[_NUMBER]], entry, None, gen.stamp)
             else:
                 decision = self._evaluate_request(gen, as_request(request))
         except Exception:  # a bug must not open the gate: fail to the unknown action
@@ -207,9 +211,22 @@ class RequestPath:
             else:
                 client = None
         else:
-            client = self._resolver.resolve(request)
+            client = self._resolved(gen, request)
             entry = self._entry_for_client(gen, client)
         return entry, client
+
+    def _resolved(self, gen: Generation, request: Request) -> ClientIP:
+        """The client address through trusted proxies, cached by (peer, forwarding lines):
+        the walk depends on nothing else, and the proxies (named groups follow feeds) are
+        fixed for a generation."""
+        key = client_key(request.ip, request.header_values(self._resolver.header))
+        if key is None:
+            return self._resolver.resolve(request)
+        client = gen.clients.get(key)
+        if client is None:
+            client = self._resolver.resolve(request)
+            gen.clients.put(key, client)
+        return client
 
     @staticmethod
     def _assessed(
@@ -233,12 +250,6 @@ class RequestPath:
         if address is None:
             return gen.unknown
         return self._entry(gen, address.original, address)
-
-    def _normalize_or_none(self, text: str) -> Address | None:
-        try:
-            return self._normalizer.normalize(text)
-        except AddressError:
-            return None
 
     def _entry(self, gen: Generation, text: str, address: Address) -> Entry:
         """The entry for ``address``, which arrived as ``text``: cached under both."""
@@ -311,24 +322,3 @@ class RequestPath:
     ) -> Decision:
         verdict = gen.compiled.decide(entry, path, method)
         return Decision._make(verdict, entry, client, gen.stamp)
-
-
-def as_request(request: object) -> Request | None:
-    if isinstance(request, Request):
-        return request
-    if not isinstance(request, dict):
-        # Framework request objects carry the raw scope or environ: Starlette/FastAPI
-        # ``request.scope``, Werkzeug/Flask ``request.environ``, Django ``request.META``.
-        for attribute in ("scope", "environ", "META"):
-            inner = getattr(request, attribute, None)
-            if isinstance(inner, dict):
-                request = inner
-                break
-        else:
-            return None
-    assert isinstance(request, dict)
-    if request.get("type") in ("http", "websocket"):
-        return Request.from_asgi(request)
-    if "REMOTE_ADDR" in request or "wsgi.version" in request:
-        return Request.from_wsgi(request)
-    return None

@@ -1,19 +1,4 @@
 """Compatibility name for ``geofence.vocab.tags`` (the tag vocabulary moved there)."""
 
-from geofence.vocab.tags import (
-    FEED_PREFIX,
-    GEOFEED_PREFIX,
-    KNOWN_TAGS,
-    TAG_MEANINGS,
-    check_tag,
-    is_known_tag,
-)
-
-__all__ = [
-    "FEED_PREFIX",
-    "GEOFEED_PREFIX",
-    "KNOWN_TAGS",
-    "TAG_MEANINGS",
-    "check_tag",
-    "is_known_tag",
-]
+from geofence.vocab.tags import *  # noqa: F403  (the same names, one list of them)
+from geofence.vocab.tags import __all__ as __all__

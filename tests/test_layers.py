@@ -23,6 +23,7 @@ PARTS: dict[str, tuple[int, str]] = {
     "geofence.forwarded": (1, "address"),
     "geofence.client_ip": (1, "address"),
     "geofence.request": (1, "address"),
+    "geofence.request_forms": (1, "address"),
     "geofence.facts": (2, "facts"),
     "geofence.decision": (2, "facts"),
     "geofence.vocab": (2, "facts"),

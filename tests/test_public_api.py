@@ -24,6 +24,7 @@ def test_all_is_pinned_and_sorted() -> None:
         "Policy",
         "PolicyError",
         "Request",
+        "Signal",
         "TrustedProxies",
         "Via",
         "__version__",

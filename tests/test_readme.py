@@ -25,8 +25,9 @@ def test_setup_commands_are_there_and_ci_runs_the_test_command() -> None:
     commands = [b.strip() for b in blocks("sh")]
     assert any(c.endswith("geofence check 1.0.1.1 8.8.8.8 2001:4860:4860::8888") for c in commands)
     test_command = next(c for c in commands if "pytest" in c)
-    assert test_command.endswith("python -m pytest -q")
-    assert "\npython -m pytest -q\n" in CI
+    pytest_part = test_command[test_command.index("python -m pytest") :]
+    assert pytest_part == "python -m pytest -q -n auto"
+    assert f"\n{pytest_part}\n" in CI
 
 
 def test_policy_format_block_is_a_valid_policy() -> None:

@@ -147,7 +147,18 @@ def open_geo(spec: GeoSpec) -> GeoSource:
 
 def _one(item: object) -> GeoSource:
     if isinstance(item, (str, os.PathLike)):
-        return MMDBSource(item)
+        return MMDBSource(item, shared=_is_embedded(item))
     if isinstance(item, GeoSource):
         return item
     raise ConfigurationError(f"geo: expected a path or a GeoSource, got {item!r}")
+
+
+def _is_embedded(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is one of the data files installed with the package: those are never
+    rewritten in place, so every worker can map the file itself (see ``MMDBSource``)."""
+    from geofence.embedded import data_dir  # lazily: embedded imports nothing here
+
+    try:
+        return os.path.dirname(os.path.realpath(path)) == str(data_dir().resolve())
+    except Exception:  # no embedded data at all: then this path is not part of it
+        return False

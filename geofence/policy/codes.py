@@ -1,23 +1,4 @@
 """Compatibility name for ``geofence.vocab.codes`` (the ISO code vocabulary moved there)."""
 
-from geofence.vocab.codes import (
-    CONTINENTS,
-    EXTRA_COUNTRIES,
-    continent_code,
-    country_code,
-    country_codes,
-    region_code,
-    region_codes,
-    suggest_country,
-)
-
-__all__ = [
-    "CONTINENTS",
-    "EXTRA_COUNTRIES",
-    "continent_code",
-    "country_code",
-    "country_codes",
-    "region_code",
-    "region_codes",
-    "suggest_country",
-]
+from geofence.vocab.codes import *  # noqa: F403  (the same names, one list of them)
+from geofence.vocab.codes import __all__ as __all__

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from geofence.errors import DataError
 from geofence.reputation.parsers import ParsedFeed, parse_feed
+from geofence.reputation.range_builder import PackedRanges
 from geofence.vocab.feeds import FeedSpec
 
 __all__ = [
@@ -68,7 +69,7 @@ class Feed:
 
     def __init__(self, spec: FeedSpec) -> None:
         self.spec = spec
-        self.ranges: list[tuple[int, int, int]] = []
+        self.ranges = PackedRanges()
         self.places: list[tuple[int, int, int, str, str | None]] = []  # geofeed rows' places
         self.bad = 0
         self.source = "none"

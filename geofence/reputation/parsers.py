@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geofence.errors import AddressError, DataError
-from geofence.reputation.range_builder import parse_range
+from geofence.reputation.range_builder import PackedRanges, parse_range
 
 __all__ = ["FORMATS", "FeedFormatError", "ParsedFeed", "parse_feed"]
 
@@ -35,7 +35,7 @@ class FeedFormatError(DataError):
 class ParsedFeed:
     """The ranges of one feed body and what went wrong on the way."""
 
-    ranges: list[tuple[int, int, int]] = field(default_factory=list)
+    ranges: PackedRanges = field(default_factory=PackedRanges)
     """``(version, first, last)`` per valid entry, in file order (duplicates kept)."""
     bad: int = 0
     """Entries that could not be read."""

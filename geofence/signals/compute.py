@@ -14,6 +14,7 @@ ASNs, requests, mismatches, anonymized requests, first seen, last location), ``n
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import NamedTuple
 
 from geofence.facts import ROW_PACKED, ROW_VERSION, FactsRow
@@ -169,7 +170,8 @@ def assess(
         travel = _travel(obs, results[where["travel"]], settings)
         if travel is not None:
             signals["travel_kmh"] = travel
-    return Assessment(signals, _score(signals, settings, requests, derived))
+    score = _score(signals, settings, requests, derived)
+    return Assessment(MappingProxyType(signals), score)  # read-only, as Decision.signals promises
 
 
 def _travel(obs: Observation, previous: object, settings: SignalSettings) -> Signal | None:

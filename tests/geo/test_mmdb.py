@@ -325,3 +325,32 @@ def test_lookup_of_text_that_is_not_an_address_raises_data_error(
 ) -> None:
     with MMDBSource(maxmind_db("GeoLite2-ASN-Test")) as source, pytest.raises(DataError):
         source.lookup("not-an-ip")
+
+
+def _mapped_files() -> set[str]:
+    with open("/proc/self/maps") as f:
+        return {line.split(None, 5)[5].strip() for line in f if len(line.split(None, 5)) == 6}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_the_embedded_data_is_mapped_in_place_and_other_files_are_private_copies(
+    tmp_path: Path,
+) -> None:
+    from geofence.embedded import default_geo_paths
+    from geofence.geo import open_geo
+
+    country, asn = (str(p.resolve()) for p in default_geo_paths())
+    copied = tmp_path / "country.mmdb"
+    copied.write_bytes(Path(country).read_bytes())
+    embedded, user = open_geo(None), MMDBSource(copied)
+    try:
+        maps = _mapped_files()
+        # Every worker maps the same installed pages: no private copy of the embedded files.
+        assert {country, asn} <= maps
+        assert str(copied) not in maps  # a user's file: a private copy, mapped instead
+        assert not user.shared
+        for ip in ("81.2.69.142", "8.8.8.8", "2a02:d3c0::1", "1.0.0.1", "2001:4860::1"):
+            assert embedded.lookup(ip).country == user.lookup(ip).country
+    finally:
+        embedded.close()
+        user.close()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from geofence import Geofence, Request
+from geofence import Geofence, Request, Signal
 from geofence.errors import PolicyError
 from geofence.signals.settings import DEFAULT_SETTINGS
 
@@ -48,6 +48,9 @@ def test_many_accounts_on_one_network_trip_the_rule_with_evidence(store_url: str
     assert last.rule == "farm-network"
     assert set(last.signals) >= NAMES  # fingerprint_accounts: no fingerprint, no headers
     signal = last.signals["network_accounts"]
+    assert isinstance(signal, Signal)
+    with pytest.raises(TypeError):
+        last.signals["network_accounts"] = signal  # type: ignore[index]
     assert signal.value == 6
     assert signal.window_s == 86400
     assert "network 81.2.69.0/24" in signal.evidence
