@@ -9,6 +9,7 @@ affects both alike. ``python -m benchmarks.signals`` writes its rows into
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -92,8 +93,10 @@ def write_results(section: Section, path: Path, elapsed: float, command: str) ->
     """Put this section's table into ``path`` between the markers (appended the first time)."""
     from benchmarks import report
 
+    load = os.getloadavg()[0]
+    busy = f"- load average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores"
     block = "\n".join([START, "", f"## Account signals (`{command}`, {elapsed:.0f} s)", "",
-                       *report.machine(), "", *report.table([section]), "", END])  # fmt: skip
+                       *report.machine(), busy, "", *report.table([section]), "", END])  # fmt: skip
     text = path.read_text() if path.exists() else ""
     if START in text and END in text:
         text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
