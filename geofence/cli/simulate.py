@@ -94,7 +94,16 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     sim = generate(scenario)
     policy = args.policy or example_policy_path("accounts")
-    outcomes = run(sim, policy, store=None if args.no_signals else args.store)
+    total = len(sim.events)
+
+    def progress(done: int) -> None:  # on a terminal only: a long run says how far it is
+        print(f"\r{done:,} of {total:,} requests", end="", file=sys.stderr, flush=True)
+
+    live = sys.stderr.isatty()
+    store = None if args.no_signals else args.store
+    outcomes = run(sim, policy, store=store, progress=progress if live else None)
+    if live:
+        print(file=sys.stderr)
     result = report(sim.accounts, outcomes)
     if args.plot:
         farm = [o.early_score for a, o in zip(sim.accounts, outcomes, strict=True) if a.farm]
