@@ -2,7 +2,7 @@
 
 The same requests (accounts, addresses, declared countries, client headers, advancing request
 times) go through two ``Geofence``s on the shipped accounts policy: one with the signal stage
-on ``memory://``, one without a store (address rules alone), alternately in one loop so load
+on ``memory://``, one without a store on the policy's address rules, alternately in one loop so load
 affects both alike. ``python -m benchmarks.signals`` writes its rows into
 ``benchmarks/RESULTS.md`` between markers; ``python -m benchmarks`` runs it with the rest.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from benchmarks.addresses import public_addresses
 from benchmarks.measure import Section, Sizes, ratio
 from geofence import Geofence, Request, example_policy_path
+from geofence.simulate.runner import address_rules
 
 T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
 HEADERS = (("user-agent", "Anthropic/Python 0.40.0"), ("x-stainless-lang", "python"),
@@ -55,7 +56,7 @@ def compare(s: Section, addresses: Sequence[str], count: int, repeat: int, given
     """One pair of rows: evaluate with signals against without, median of ``repeat`` pairs."""
     policy = example_policy_path("accounts")
     on = Geofence(policy, store="memory://", reload_interval=None)
-    off = Geofence(policy, store=None, reload_interval=None)
+    off = Geofence(address_rules(policy), store=None, reload_interval=None)
     try:
         warm = requests(addresses, count, 0, given)
         _per_request(on, warm), _per_request(off, warm)  # caches, the policy variants

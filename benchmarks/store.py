@@ -137,6 +137,24 @@ def memory_per_account(s: Section, store: Store, client: Any, accounts: int) -> 
     for hour in range(24):
         for account in range(accounts):
             store.apply(request_ops(account, hour), T0 + hour * 3600 + account % 3600)
+    totals = _usage_by_group(client)
+    networks = max(1, accounts // 20)
+    s.add("MEMORY USAGE per tracked account (a day, 24 requests)", totals.get("a", 0) / accounts,
+          "B", note="6 distinct + 3 counts + swap + first: 6 buckets + 2 unions each")  # fmt: skip
+    s.add("MEMORY USAGE per tracked network (20 accounts)", totals.get("n", 0) / networks, "B",
+          note="distinct accounts + new accounts, HLL")  # fmt: skip
+    every = sum(totals.values())
+    s.add(
+        "MEMORY USAGE per account, all groups",
+        every / accounts,
+        "B",
+        note=f"{accounts} accounts, {networks} networks, 50 ASNs, 9 fingerprints",
+    )
+
+
+def _usage_by_group(client: Any) -> dict[str, int]:
+    """``MEMORY USAGE`` of every key, summed by group kind (``a``, ``n``/``n4``, ``s``, ...);
+    of each counter's window unions only the last two count (see memory_per_account)."""
     totals: dict[str, int] = {}
     unions: dict[str, list[tuple[int, int]]] = {}
     for key in client.scan_iter(count=1000):
@@ -150,18 +168,33 @@ def memory_per_account(s: Section, store: Store, client: Any, accounts: int) -> 
     for stem, found in unions.items():
         kind = stem.split(":", 2)[1]
         totals[kind] = totals.get(kind, 0) + sum(size for _, size in sorted(found)[-2:])
+    return totals
+
+
+def memory_through_signals(s: Section, url: str, client: Any, accounts: int) -> None:
+    """What the signal stage itself writes: ``accounts`` accounts, 20 per /24, each making 24
+    requests (one an hour) through ``Geofence.evaluate``, then MEMORY USAGE by group."""
+    from datetime import datetime, timezone
+
+    from geofence import Geofence, Request
+
+    client.flushall()
+    policy = {"name": "bench", "default": "allow", "rules": []}
+    with Geofence(policy, store=url, reload_interval=None) as gf:
+        for hour in range(24):
+            for k in range(accounts):
+                when = datetime.fromtimestamp(T0 + hour * 3600 + k % 3600, timezone.utc)
+                ip = f"81.2.{k // 20 % 256}.{k % 20 + 1}"
+                gf.evaluate(Request(ip, account=f"acct-{k}", declared_country="GB",
+                                    fingerprint=f"fp-{k % 9}", time=when))  # fmt: skip
+    totals = _usage_by_group(client)
     networks = max(1, accounts // 20)
-    s.add("MEMORY USAGE per tracked account (a day, 24 requests)", totals.get("a", 0) / accounts,
-          "B", note="6 distinct + 3 counts + swap + first: 6 buckets + 2 unions each")  # fmt: skip
-    s.add("MEMORY USAGE per tracked network (20 accounts)", totals.get("n", 0) / networks, "B",
-          note="distinct accounts + new accounts, HLL")  # fmt: skip
-    every = sum(totals.values())
-    s.add(
-        "MEMORY USAGE per account, all groups",
-        every / accounts,
-        "B",
-        note=f"{accounts} accounts, {networks} networks, 50 ASNs, 9 fingerprints",
-    )
+    s.add("signal stage: MEMORY USAGE per tracked account (a day, 24 requests)",
+          totals.get("a", 0) / accounts, "B", note="through Geofence.evaluate")  # fmt: skip
+    s.add("signal stage: MEMORY USAGE per tracked network (20 accounts)",
+          totals.get("n4", 0) / networks, "B", note="accounts HLL + new-account count")  # fmt: skip
+    s.add("signal stage: MEMORY USAGE per account, all groups", sum(totals.values()) / accounts,
+          "B", note=f"{accounts} accounts, {networks} networks, 9 fingerprints")  # fmt: skip
 
 
 def memory_store(s: Section, calls: int, accounts: int) -> None:
@@ -218,6 +251,7 @@ def state_store(sizes: Sizes, _addresses: Sequence[str] = ()) -> Section:
         round_trips(s, store, client, calls)
         async_round_trips(s, url, calls // 2)
         memory_per_account(s, store, client, accounts)
+        memory_through_signals(s, url, client, max(50, accounts // 4))  # 24 evaluates each
         store.close()
         client.close()
     finally:

@@ -54,7 +54,9 @@ class GeofenceMiddleware:
     header naming the decision. ``websocket_denial_response`` (default True): where the server
     offers the ``websocket.http.response`` extension, answer a stopped WebSocket handshake with
     the HTTP block response (451 + problem body); False always closes with 1008 before accept,
-    which reaches the client as an HTTP 403 without a body.
+    which reaches the client as an HTTP 403 without a body. ``identify``: the application's
+    ``(request) -> {"account": ..., ...}`` (plain or async; see ``geofence.identify``); with it
+    the request is decided by ``aevaluate``, so a network store never blocks the loop.
     """
 
     def __init__(
@@ -73,7 +75,8 @@ class GeofenceMiddleware:
                 f"not {denial!r}"
             )
         self._ws_denial = denial
-        self.enforcement = Enforcement("GeofenceMiddleware", geofence, options)
+        self.enforcement = Enforcement("GeofenceMiddleware", geofence, options, asynchronous=True)
+        self._identifies = self.enforcement.identifier is not None
         self.geofence = self.enforcement.geofence
         self._headers = self.enforcement.needs_headers
         debug = self.enforcement.debug_header
@@ -90,7 +93,10 @@ class GeofenceMiddleware:
                 await self.app(scope, receive, send)
             return
         request = _from_asgi(scope, headers=self._headers)
-        outcome = self.enforcement.check(request, scope.get("raw_path"))
+        if self._identifies:  # an account may need the store: awaited, never blocking the loop
+            outcome = await self.enforcement.acheck(request, scope.get("raw_path"), scope)
+        else:
+            outcome = self.enforcement.check(request, scope.get("raw_path"))
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}

@@ -5,6 +5,11 @@ Each *subject* (a country, or a region/tag/AS/network/continent a policy names) 
 synthetic facts, with the ``CompiledPolicy`` alone (no database): a country on its own; a region
 within its country; a tag, AS, network or continent together with each country in turn, so a
 rule such as "vpn, unless from GB" shows up. Results group the countries by outcome.
+
+Rules with a ``signals:`` condition decide only requests that name an account, by what the
+store has seen: no address alone matches them, so they take no part in these outcomes (never
+"matching every address" for want of address keys); ``signal_rules`` and
+``changed_signal_rules`` name them so a report can say they are there.
 """
 
 from __future__ import annotations
@@ -19,7 +24,18 @@ from geofence.facts import Facts
 from geofence.net import Address, normalize
 from geofence.policy import Action, CompiledPolicy, Policy, PolicySource, load_policy
 
-__all__ = ["AuditRow", "Change", "Outcome", "Subject", "all_countries", "audit", "diff", "subjects"]
+__all__ = [
+    "AuditRow",
+    "Change",
+    "Outcome",
+    "Subject",
+    "all_countries",
+    "audit",
+    "changed_signal_rules",
+    "diff",
+    "signal_rules",
+    "subjects",
+]
 
 _STAND_IN = "198.18.0.1"  # RFC 2544 benchmarking space: the address of non-network subjects
 
@@ -150,6 +166,19 @@ def _group(subject: Subject, decided: dict[str | None, Outcome]) -> Iterable[Aud
         groups.setdefault(outcome, []).append(str(country))
     ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
     return [AuditRow(subject, o, tuple(cs), len(decided)) for o, cs in ordered]
+
+
+def signal_rules(policy: Policy) -> tuple[str, ...]:
+    """The names of the rules with a ``signals:`` condition, in policy order."""
+    return tuple(rule.name for rule in policy.rules if rule.signals)
+
+
+def changed_signal_rules(old: Policy, new: Policy) -> tuple[str, ...]:
+    """Signal rules added, removed or changed (any key, or their place among the others)."""
+    before = {r.name: (i, r) for i, r in enumerate(old.rules) if r.signals}
+    after = {r.name: (i, r) for i, r in enumerate(new.rules) if r.signals}
+    names = sorted(set(before) | set(after))
+    return tuple(n for n in names if before.get(n) != after.get(n))
 
 
 def diff(

@@ -31,6 +31,7 @@ __all__ = [
     "check_feed_tags",
     "check_needs",
     "check_policy_feeds",
+    "check_signal_store",
     "generation_counter",
     "with_policy_feeds",
 ]
@@ -85,6 +86,24 @@ def check_policy_feeds(policy: Policy, feeds: FeedSet | None) -> None:
             f"with_policy(): the policy's feeds {', '.join(missing)} are not loaded here; "
             "list them in the first policy or in feeds="
         )
+
+
+def check_signal_store(policy: Policy, stage: AccountSignals | None) -> None:
+    """Signal rules without a store could never hold: say so instead of never matching."""
+    if stage is not None:
+        return
+    problems = [
+        PolicyProblem(
+            "tests account signals, but store=None turns them off; pass store='memory://' "
+            "(one process) or a Redis URL (a fleet)",
+            rule=rule.name,
+            path="rules",
+        )
+        for rule in policy.rules
+        if rule.signals
+    ]
+    if problems:
+        raise PolicyError(problems)
 
 
 def check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> None:

@@ -19,6 +19,7 @@ from geofence import enforcement_options as check
 from geofence.decision import Decision
 from geofence.enforcement_options import BlockHook, BlockResponse, EnforcementOptions
 from geofence.engine import Geofence
+from geofence.identify import Identifier
 from geofence.policy import Action
 from geofence.request import Request
 
@@ -47,19 +48,30 @@ class Outcome(NamedTuple):
 class Enforcement:
     """The policy side of a middleware: which ``Geofence`` decides a path, and what to send."""
 
-    def __init__(self, adapter: str, geofence: Geofence | None, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        adapter: str,
+        geofence: Geofence | None,
+        options: Mapping[str, Any],
+        *,
+        asynchronous: bool = False,
+    ) -> None:
         middleware, arguments = check.check_names(adapter, options)
         self.geofence = check.build_geofence(adapter, geofence, arguments)
         get = middleware.get
+        identify = get("identify")  # see geofence.identify
+        self.identifier = None if identify is None else Identifier(adapter, identify, asynchronous)
         self._on_deny = check.hook(adapter, "on_deny", get("on_deny"))
         self._on_challenge = check.hook(adapter, "on_challenge", get("on_challenge"))
         self.needs_headers: bool = (
             self.geofence.reads_headers
             or self._on_deny is not None
             or self._on_challenge is not None
+            or self.identifier is not None
         )
         """Whether the adapters must convert header lines: only the client-address walk
-        through trusted proxies and user hooks read them (~2 us per request saved otherwise)."""
+        through trusted proxies, user hooks and identify read them (~2 us per request saved
+        otherwise)."""
         self.exempt_paths = check.exempt_paths(adapter, get("exempt_paths", ()))
         self._routes = check.routes(adapter, self.geofence, get("routes", {}))
         self.report_only = check.flag(adapter, "report_only", get("report_only", False))
@@ -98,11 +110,22 @@ class Enforcement:
             raw_path = bytes(raw_path).decode("latin-1")
         return isinstance(raw_path, str) and raw_path.partition("?")[0] == path
 
-    def check(self, request: Request, raw_path: object = None) -> Outcome:
-        """Decide ``request``; the outcome carries the response to send when it is stopped."""
-        path = request.path
-        gf = self.geofence_for(path) if self._routes else self.geofence
-        return self.respond(gf.evaluate(request), request, raw_path)
+    def check(self, request: Request, raw_path: object = None, native: object = None) -> Outcome:
+        """Decide ``request`` (its caller named by ``identify``, which may get the ``native``
+        request too); the outcome carries the response to send when it is stopped."""
+        gf = self.geofence_for(request.path) if self._routes else self.geofence
+        if self.identifier is None:
+            return self.respond(gf.evaluate(request), request, raw_path)
+        decision, request = self.identifier.decide(gf, request, native)
+        return self.respond(decision, request, raw_path)
+
+    async def acheck(self, request: Request, raw_path: object, native: object) -> Outcome:
+        """``check``'s async twin: an async ``identify`` is awaited, and ``aevaluate`` decides."""
+        gf = self.geofence_for(request.path) if self._routes else self.geofence
+        if self.identifier is None:
+            return self.respond(await gf.aevaluate(request), request, raw_path)
+        decision, request = await self.identifier.adecide(gf, request, native)
+        return self.respond(decision, request, raw_path)
 
     def respond(
         self, decision: Decision, request: Request, raw_path: object = None, exempt: bool = False

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 from geofence.decision import Decision
 from geofence.engine import Geofence, GeoSpec, PolicySource
 from geofence.errors import ConfigurationError
+from geofence.identify import IdentifyCallable
 from geofence.reputation.feedset import FeedsSpec
 from geofence.request import Request
 
@@ -79,6 +80,7 @@ class EnforcementOptions(TypedDict, total=False):
     expose_facts: bool
     debug_header: str | None
     problem_type_base: str
+    identify: IdentifyCallable | None
 
 
 _MIDDLEWARE_ARGS = frozenset(EnforcementOptions.__annotations__) - _GEOFENCE_ARGS

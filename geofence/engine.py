@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from geofence.cache import CLIENT_CACHE_SIZE, LookupCache
-from geofence.client_ip import ClientIPResolver, TrustedProxies
+from geofence.client_ip import ClientIP, ClientIPResolver, TrustedProxies
 from geofence.composition import (
     account_stage,
     check_needs,
     check_policy_feeds,
+    check_signal_store,
     generation_counter,
     with_policy_feeds,
 )
@@ -130,6 +131,7 @@ class Geofence(RequestPath):
         self._reload_lock = threading.Lock()
         compiled = CompiledPolicy(self._policy)
         check_needs(compiled, self._geo, self._policy)
+        check_signal_store(self._policy, self._stateful)
         self._gen = self._generation(compiled)
 
     def with_policy(self, policy: PolicySource) -> Geofence:
@@ -159,6 +161,19 @@ class Geofence(RequestPath):
         """The facts for one address (normalised first); raises ``AddressError`` if invalid."""
         normalized = self._normalizer.normalize(address)
         return facts_of_row(self._lookup_row(normalized, self._gen.versions))
+
+    def unknown_decision(self, why: str) -> Decision:
+        """The policy's unknown action for a request that could not be evaluated (e.g. the
+        application's ``identify`` failed): ``why`` is its last reason and its ``ip_problem``;
+        reported to ``on_decision`` like any decision."""
+        gen = self._gen
+        verdict = gen.compiled.decide(gen.unknown, "/", "GET")
+        verdict = verdict._replace(reasons=(*verdict.reasons, why))
+        client = ClientIP(None, "peer", None, why)
+        decision = Decision._make(verdict, gen.unknown, client, gen.stamp)
+        if self._on_decision is not None:
+            self._report(decision)
+        return decision
 
     # -- data life cycle -------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ challenge) and headers; on a WebSocket route it closes the handshake with 1008, 
 client sees as HTTP 403 (``geofence.asgi.GeofenceMiddleware`` sends the 451 response
 instead). With ``add_problem_handler(app)`` its body is the RFC 9457 problem
 document; without it FastAPI's default ``{"detail": {...problem...}}``. Takes the Geofence
-arguments, the middleware options and ``identify`` (``Request -> account id or None``).
+arguments, the middleware options and ``identify`` (see ``geofence.identify``; may be async;
+its two-argument form gets Starlette's ``Request`` too).
 Needs the ``fastapi`` extra.
 """
 
@@ -31,7 +32,8 @@ from typing import Any
 from geofence.decision import Decision
 from geofence.enforcement import BlockResponse, Enforcement
 from geofence.engine import Geofence
-from geofence.frameworks import aevaluate, check_identify, identified, require
+from geofence.frameworks import require
+from geofence.identify import IdentifyCallable
 from geofence.policy import PolicySource
 from geofence.request import Request
 
@@ -67,23 +69,22 @@ class GeofenceDependency:
         policy: PolicySource | None = None,
         *,
         geofence: Geofence | None = None,
-        identify: Any = None,
+        identify: IdentifyCallable | None = None,
         **options: Any,
     ) -> None:
         if policy is not None:
             options["policy"] = policy
-        self.identify = check_identify("GeofenceDependency", identify)
-        self.enforcement = Enforcement("GeofenceDependency", geofence, options)
+        if identify is not None:
+            options["identify"] = identify
+        self.enforcement = Enforcement("GeofenceDependency", geofence, options, asynchronous=True)
         self.geofence = self.enforcement.geofence
 
     async def __call__(self, request: HTTPConnection) -> Decision:
         scope = request.scope
         req = Request.from_asgi(scope, headers=self.enforcement.needs_headers)
-        req = identified(req, self.identify, request)
-        gf = self.enforcement.geofence_for(req.path)
-        decision = await aevaluate(gf, req)
+        outcome = await self.enforcement.acheck(req, scope.get("raw_path"), request)
+        decision = outcome.decision
         request.state.geofence = decision
-        outcome = self.enforcement.respond(decision, req, scope.get("raw_path"))
         if outcome.block is None:
             return decision
         if scope["type"] == "websocket":  # closed before accept: the client sees HTTP 403

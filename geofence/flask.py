@@ -15,7 +15,9 @@
 
 Options are the ``Geofence`` arguments (``policy``, ``geo``, ``trusted_proxies``, ``feeds``,
 ``store``, ...), the middleware options (``exempt_paths``, ``on_deny``, ...) and ``identify``
-(``flask.request -> account id or None``); ``app.config["GEOFENCE"]`` supplies any not given.
+(see ``geofence.identify``: the ``Request``, or with a second argument ``flask.request`` too,
+to the caller's fields; a callable or a dotted path); ``app.config["GEOFENCE"]`` supplies any
+not given. Decorated views use the same ``identify``.
 The decision is ``flask.g.geofence`` (and ``request.environ["geofence.decision"]``). Needs the
 ``flask`` extra.
 """
@@ -29,7 +31,7 @@ from typing import Any, TypeVar
 from geofence.enforcement import Enforcement
 from geofence.engine import Geofence
 from geofence.errors import ConfigurationError
-from geofence.frameworks import check_identify, identified, require
+from geofence.frameworks import require
 from geofence.policy import Policy, PolicySource, load_policy
 from geofence.request import Request
 
@@ -51,7 +53,6 @@ class FlaskGeofence:
     def __init__(self, app: flask.Flask | None = None, **options: Any) -> None:
         self._options = options
         self.enforcement: Enforcement | None = None
-        self.identify: Callable[[Any], object] | None = None
         self._siblings: dict[int, Geofence] = {}
         self._lock = threading.Lock()
         if app is not None:
@@ -68,7 +69,8 @@ class FlaskGeofence:
         if not isinstance(configured, dict):
             raise ConfigurationError(f"app.config['GEOFENCE'] must be a dict, not {configured!r}")
         options = {**configured, **self._options}
-        self.identify = check_identify(_ADAPTER, options.pop("identify", None))
+        if isinstance(options.get("identify"), str):  # a dotted path, as in a config file
+            options["identify"] = _import(options["identify"])
         self.enforcement = Enforcement(_ADAPTER, options.pop("geofence", None), options)
         app.extensions["geofence"] = self
         app.before_request(self._before_request)
@@ -99,14 +101,18 @@ class FlaskGeofence:
         view = flask.current_app.view_functions.get(flask.request.endpoint or "")
         policy: Policy | None = getattr(view, _POLICY_ATTR, None)
         request = Request.from_wsgi(environ, headers=enforcement.needs_headers)
-        request = identified(request, self.identify, flask.request)
         if policy is None:
             gf = enforcement.geofence_for(request.path)
         else:
             gf = self._sibling(enforcement.geofence, policy)
+        identifier = enforcement.identifier
+        if identifier is None:
+            decision = gf.evaluate(request)
+        else:
+            decision, request = identifier.decide(gf, request, flask.request)
         raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
         exempt = bool(getattr(view, _EXEMPT_ATTR, False))
-        outcome = enforcement.respond(gf.evaluate(request), request, raw, exempt)
+        outcome = enforcement.respond(decision, request, raw, exempt)
         flask.g.geofence = outcome.decision
         environ["geofence.decision"] = outcome.decision
         block = outcome.block
@@ -125,3 +131,15 @@ class FlaskGeofence:
                 if sibling is None:
                     sibling = self._siblings[key] = base.with_policy(policy)
         return sibling
+
+
+def _import(path: str) -> object:
+    from werkzeug.utils import ImportStringError, import_string
+
+    try:
+        return import_string(path)
+    except ImportStringError as exc:
+        raise ConfigurationError(
+            f"{_ADAPTER}: identify must be a callable or the dotted path of one; "
+            f"{path!r} does not import ({exc.exception})"
+        ) from None

@@ -5,6 +5,9 @@ field), line by line, so a file of any size streams through in constant memory. 
 behind a load balancer carries the forwarding chain: as a quoted field after the user agent
 (nginx ``"$http_x_forwarded_for"``) or a JSON key (``x_forwarded_for``, ``xff``...); it is
 replayed as the ``X-Forwarded-For`` header, so ``trusted_proxies`` work as in production.
+JSON lines may name the caller (account, declared country, fingerprint, account creation) and
+every line its time: the account signals then see the log as production did (see
+replay_callers.py), and the report tallies the accounts signal rules flagged.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from geofence.decision import Decision
 from geofence.engine import Geofence
+from geofence.replay_callers import AccountTally, Caller, caller_of, combined_time
 from geofence.request import Request
 
-__all__ = ["ADDRESS_FIELDS", "LogEntry", "ReplayReport", "parse_line", "replay"]
+__all__ = ["ADDRESS_FIELDS", "LogEntry", "ReplayReport", "parse_line", "parse_request", "replay"]
 
 _COMBINED = re.compile(
-    r'(?P<ip>\S+) \S+ \S+ \[[^\]]*\] "(?P<method>[A-Za-z]+) (?P<path>\S+)[^"]*" \d{3} '
+    r'(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]*)\] "(?P<method>[A-Za-z]+) (?P<path>\S+)[^"]*" \d{3} '
 )
 # After status and size: "referer" "user agent" and, in proxy-aware formats, "x-forwarded-for".
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -50,23 +55,35 @@ def parse_line(line: str, address_field: str | None = None) -> LogEntry | None:
     >>> parse_line('203.0.113.9 - - [01/Jun/2026:00:00:01 +0000] "GET /v1?x=1 HTTP/1.1" 200 5')
     LogEntry(ip='203.0.113.9', path='/v1', method='GET', forwarded=None)
     """
+    parsed = parse_request(line, address_field, Counter())
+    return None if parsed is None else parsed[0]
+
+
+def parse_request(
+    line: str, address_field: str | None, bad: Counter[str]
+) -> tuple[LogEntry, Caller] | None:
+    """``parse_line`` with the line's caller fields and time; those that cannot be read are
+    left out and counted in ``bad`` by name."""
     text = line.strip()
     if text.startswith("{"):
-        return _json_entry(text, address_field)
+        return _json_entry(text, address_field, bad)
     match = _COMBINED.match(text)
     if match is None:
         return None
     quoted = _QUOTED.findall(text, match.end())
     forwarded = quoted[2].strip() if len(quoted) >= 3 else ""
-    return LogEntry(
+    entry = LogEntry(
         match["ip"],
         routed_path(match["path"]),
         match["method"].upper(),
         forwarded if forwarded not in ("", "-") else None,
     )
+    return entry, Caller(time=combined_time(match["time"]))
 
 
-def _json_entry(text: str, address_field: str | None) -> LogEntry | None:
+def _json_entry(
+    text: str, address_field: str | None, bad: Counter[str]
+) -> tuple[LogEntry, Caller] | None:
     try:
         record: Any = json.loads(text)
     except ValueError:
@@ -81,7 +98,8 @@ def _json_entry(text: str, address_field: str | None) -> LogEntry | None:
     method = next((record[k] for k in _METHOD_FIELDS if isinstance(record.get(k), str)), "GET")
     chain = next((record[k] for k in _FORWARDED_FIELDS if isinstance(record.get(k), str)), "")
     forwarded = chain.strip() if chain.strip() not in ("", "-") else None
-    return LogEntry(ip, routed_path(path), method.upper(), forwarded)
+    entry = LogEntry(ip, routed_path(path), method.upper(), forwarded)
+    return entry, caller_of(record, bad)
 
 
 def routed_path(target: str) -> str:
@@ -108,6 +126,9 @@ class ReplayReport:
     blocked_rules: Counter[str] = field(default_factory=Counter)
     blocked_countries: Counter[str] = field(default_factory=Counter)
     blocked_tags: Counter[str] = field(default_factory=Counter)
+    bad_fields: Counter[str] = field(default_factory=Counter)
+    """Caller fields that could not be read (dropped from the request), by name."""
+    accounts: AccountTally = field(default_factory=lambda: AccountTally(frozenset()))
 
     @property
     def blocked(self) -> int:
@@ -127,6 +148,8 @@ class ReplayReport:
             "blocked_by_rule": dict(self.blocked_rules.most_common()),
             "blocked_by_country": dict(self.blocked_countries.most_common()),
             "blocked_by_tag": dict(self.blocked_tags.most_common()),
+            "unreadable_fields": dict(self.bad_fields.most_common()),
+            "accounts": self.accounts.to_dict(),
         }
 
 
@@ -136,9 +159,13 @@ def replay(
     *,
     address_field: str | None = None,
     progress: Callable[[int], None] | None = None,
+    on_decision: Callable[[int, Request, Decision], None] | None = None,
 ) -> ReplayReport:
-    """Decide every request in ``lines``; ``progress(n)`` is told each line's length in bytes."""
-    report = ReplayReport()
+    """Decide every request in ``lines``; ``progress(n)`` is told each line's length in bytes,
+    ``on_decision(line_number, request, decision)`` each decision on a request naming an
+    account."""
+    signal_rules = frozenset(rule.name for rule in geofence.policy.rules if rule.signals)
+    report = ReplayReport(accounts=AccountTally(signal_rules))
     for line in lines:
         report.lines += 1
         if progress is not None:
@@ -146,15 +173,19 @@ def replay(
         if not line.strip():
             report.unparsed += 1
             continue
-        entry = parse_line(line, address_field)
-        if entry is None:
+        parsed = parse_request(line, address_field, report.bad_fields)
+        if parsed is None:
             report.unparsed += 1
             continue
+        entry, caller = parsed
         report.requests += 1
         headers = () if entry.forwarded is None else (("x-forwarded-for", entry.forwarded),)
-        decision = geofence.evaluate(
-            Request(ip=entry.ip, headers=headers, path=entry.path, method=entry.method)
-        )
+        request = Request(entry.ip, headers, entry.path, entry.method, **caller._asdict())
+        decision = geofence.evaluate(request)
+        if request.account is not None:
+            report.accounts.observe(request.account, decision)
+            if on_decision is not None:
+                on_decision(report.lines, request, decision)
         if decision.ip is None:
             report.no_address += 1
         action = decision.action.value

@@ -49,7 +49,8 @@ class GeofenceWSGIMiddleware:
 
     Takes the options of ``geofence.asgi.GeofenceMiddleware`` (``geofence=`` or the Geofence
     arguments, ``on_deny``, ``on_challenge``, ``exempt_paths``, ``routes``, ``report_only``,
-    ``blocked_by``, ``expose_facts``, ``debug_header``). An exempt path is recognised only when
+    ``blocked_by``, ``expose_facts``, ``debug_header``, ``identify``: see ``geofence.identify``;
+    its two-argument form gets the environ too). An exempt path is recognised only when
     the server passes the raw request target (``REQUEST_URI`` or ``RAW_URI``) unencoded, or
     passes none at all.
     """
@@ -74,7 +75,7 @@ class GeofenceWSGIMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-        outcome = self.enforcement.check(_from_wsgi(environ, headers=self._headers), raw)
+        outcome = self.enforcement.check(_from_wsgi(environ, headers=self._headers), raw, environ)
         environ["geofence.decision"] = outcome.decision
         if outcome.exempt:
             environ["geofence.exempt"] = True

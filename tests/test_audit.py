@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree
 
-from geofence.audit import Subject, all_countries, audit, diff
+from geofence.audit import Subject, all_countries, audit, changed_signal_rules, diff, signal_rules
 from geofence.audit_map import outlines, world_map_svg
 from geofence.policy import load_policy
 
@@ -130,3 +130,42 @@ def test_map_colours_countries_by_action() -> None:
     assert "Made with Natural Earth" in svg
     assert "Too small to draw at this scale" in svg
     assert "SG" in svg.split("Too small to draw")[1]  # Singapore is listed, not drawn
+
+
+FARM_FIRST = {
+    "name": "farms",
+    "default": "deny",
+    "rules": [
+        {"name": "farm", "action": "deny", "signals": {"network_new_accounts": ">= 10"}},
+        {
+            "name": "risky",
+            "action": "challenge",
+            "countries": ["US"],
+            "signals": {"score": "> 0.5"},
+        },
+        {"name": "supported", "action": "allow", "countries": ["US", "GB"]},
+    ],
+}
+
+
+def test_a_signals_rule_never_matches_an_address_alone() -> None:
+    # No address keys does not mean "every address": without an account the rule cannot hold.
+    rows = audit(FARM_FIRST)
+    assert {r.outcome.rule for r in rows} == {None, "supported"}
+    by_country = {r.subject.value: str(r.outcome) for r in rows if r.subject.kind == "country"}
+    assert by_country["US"] == "allow (supported)"
+    assert signal_rules(load_policy(FARM_FIRST)) == ("farm", "risky")
+
+
+def test_diff_names_changed_signal_rules() -> None:
+    rules = list(FARM_FIRST["rules"])  # type: ignore[call-overload]
+    stricter = {
+        **FARM_FIRST,
+        "rules": [{**rules[0], "signals": {"network_new_accounts": ">= 5"}}, *rules[1:]],
+    }
+    old, new = load_policy(FARM_FIRST), load_policy(stricter)
+    assert diff(old, new) == []  # no address decides differently
+    assert changed_signal_rules(old, new) == ("farm",)
+    assert changed_signal_rules(old, old) == ()
+    moved = {**FARM_FIRST, "rules": [rules[2], rules[0], rules[1]]}
+    assert changed_signal_rules(old, load_policy(moved)) == ("farm", "risky")

@@ -65,3 +65,27 @@ def test_case_file_example_passes_against_a_matching_policy(tmp_path: Path) -> N
     )
     results = run_file(cases)
     assert [r.passed for r in results] == [True] * 3, [r.message for r in results]
+
+
+def _section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_account_farms_lists_every_signal_by_its_public_name() -> None:
+    from geofence.vocab.signals import SIGNAL_NAMES
+
+    table = re.findall(r"^\| `(\w+)` \|", _section("Account farms"), flags=re.MULTILINE)
+    assert table == list(SIGNAL_NAMES)
+
+
+def test_account_farms_policy_excerpt_is_the_shipped_policy() -> None:
+    from geofence import example_policy_path
+
+    (excerpt,) = re.findall(r"```yaml\n(.*?)```", _section("Account farms"), flags=re.DOTALL)
+    shipped = {rule.name: rule for rule in load_policy(example_policy_path("accounts")).rules}
+    quoted = load_policy({"name": "excerpt", "rules": yaml.safe_load(excerpt)}).rules
+    assert [r.name for r in quoted] == ["farm-network", "farm-fingerprint", "score-deny",
+                                        "score-challenge"]  # fmt: skip
+    for rule in quoted:
+        assert rule == shipped[rule.name], f"README quotes {rule.name} unlike accounts.yaml"
+    assert "### Simulation" in _section("Account farms")

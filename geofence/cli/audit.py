@@ -9,14 +9,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-from geofence.audit import AuditRow, Change, Subject, audit, diff
+from geofence.audit import (
+    AuditRow,
+    Change,
+    Subject,
+    audit,
+    changed_signal_rules,
+    diff,
+    signal_rules,
+)
 from geofence.cli import COMMANDS, EXIT_NOT_ALLOWED, EXIT_OK, Command
 from geofence.errors import ConfigurationError
-from geofence.policy import load_policy
+from geofence.policy import Policy, load_policy
 
 __all__: list[str] = []
 
 _SHOWN = 8  # countries listed by name in a table cell before "N countries"
+_SIGNAL_NOTE = "signal rules (they decide requests naming an account, not addresses alone)"
 
 
 def _add_request_options(parser: argparse.ArgumentParser) -> None:
@@ -78,11 +87,9 @@ def _audit(args: argparse.Namespace, out: TextIO | None = None) -> int:
     policy = load_policy(args.policy)
     rows = audit(policy, path=args.path, method=args.method.upper())
     if args.format == "json":
-        out.write(
-            json.dumps(_audit_json(policy.name, policy.revision, args, rows), indent=1) + "\n"
-        )
+        out.write(json.dumps(_audit_json(policy, args, rows), indent=1) + "\n")
     else:
-        _audit_text(policy.name, policy.revision, args, rows, out)
+        _audit_text(policy, args, rows, out)
     if args.map:
         from geofence.audit_map import world_map_svg
 
@@ -93,12 +100,13 @@ def _audit(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return EXIT_OK
 
 
-def _audit_json(name: str, revision: str, args: argparse.Namespace, rows: list[AuditRow]) -> Any:
+def _audit_json(policy: Policy, args: argparse.Namespace, rows: list[AuditRow]) -> Any:
     return {
-        "policy": name,
-        "policy_revision": revision,
+        "policy": policy.name,
+        "policy_revision": policy.revision,
         "path": args.path,
         "method": args.method.upper(),
+        "signal_rules": list(signal_rules(policy)),
         "rows": [
             {
                 "kind": r.subject.kind,
@@ -114,10 +122,11 @@ def _audit_json(name: str, revision: str, args: argparse.Namespace, rows: list[A
 
 
 def _audit_text(
-    name: str, revision: str, args: argparse.Namespace, rows: list[AuditRow], out: TextIO
+    policy: Policy, args: argparse.Namespace, rows: list[AuditRow], out: TextIO
 ) -> None:
     markdown = args.format == "markdown"
-    title = f"policy {name!r} (revision {revision}), request {args.method.upper()} {args.path}"
+    request = f"request {args.method.upper()} {args.path}"
+    title = f"policy {policy.name!r} (revision {policy.revision}), {request}"
     out.write(f"# Audit of {title}\n\n" if markdown else f"Audit of {title}\n\n")
     countries = Counter(r.outcome.action.value for r in rows if r.subject.kind == "country")
     total = sum(countries.values())
@@ -126,6 +135,9 @@ def _audit_text(
         + ", ".join(f"{n} {a}" for a, n in sorted(countries.items()))
         + "\n\n"
     )
+    signal = signal_rules(policy)
+    if signal:
+        out.write(f"{_SIGNAL_NOTE}: {', '.join(signal)}\n\n")
     header = ["kind", "subject", "action", "rule", "status", "with countries"]
     table = [
         [
@@ -145,15 +157,19 @@ def _diff(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
     old, new = load_policy(args.old), load_policy(args.new)
     changes = diff(old, new, path=args.path, method=args.method.upper())
-    mode_changed = old.mode != new.mode
+    signal = changed_signal_rules(old, new)
+    unseen = old.mode != new.mode or bool(signal)  # changes the subjects do not show
     if args.format == "json":
-        out.write(json.dumps(_diff_json(old.revision, new.revision, old, new, changes), indent=1))
+        data = _diff_json(old.revision, new.revision, old, new, changes)
+        out.write(json.dumps({**data, "changed_signal_rules": list(signal)}, indent=1))
         out.write("\n")
     else:
         _diff_text(args, old.revision, new.revision, changes, out)
-        if mode_changed:
+        if old.mode != new.mode:
             out.write(f"\nmode: {old.mode.value} -> {new.mode.value}\n")
-    return EXIT_NOT_ALLOWED if changes or mode_changed else EXIT_OK
+        if signal:
+            out.write(f"\nchanged {_SIGNAL_NOTE}: {', '.join(signal)}\n")
+    return EXIT_NOT_ALLOWED if changes or unseen else EXIT_OK
 
 
 def _diff_json(old_rev: str, new_rev: str, old: Any, new: Any, changes: list[Change]) -> Any:

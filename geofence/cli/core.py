@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from geofence.cli import COMMANDS, EXIT_ERROR, EXIT_NOT_ALLOWED, EXIT_OK, Command
 from geofence.cli.feeds import add_feeds_option
@@ -40,6 +40,17 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
         dest="trusted_proxies",
         metavar="CIDR|GROUP",
         help="a proxy whose forwarding headers are believed (repeatable; e.g. private)",
+    )
+    caller = parser.add_argument_group("the caller (account signals, printed per decision)")
+    caller.add_argument("--account", help="the account id the request names")
+    caller.add_argument("--declared-country", metavar="CC", help="its billing/KYC country")
+    caller.add_argument("--fingerprint", help="a client fingerprint (default: from the headers)")
+    caller.add_argument(
+        "--store",
+        default="memory://",
+        metavar="URL",
+        help="the signal store to read and record into (default memory://, which knows only "
+        "this command's requests; a fleet's redis:// URL shows what it has seen)",
     )
     add_data_options(parser)
 
@@ -87,6 +98,7 @@ def _check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         reload_interval=None,
         feeds=args.feeds,
         trusted_proxies=args.trusted_proxies or (),
+        store=args.store,
     ) as gf:
         for address in args.addresses:
             try:
@@ -96,12 +108,23 @@ def _check(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 worst = EXIT_ERROR
                 continue
             decision = gf.evaluate(
-                Request(ip=address, headers=headers, path=args.path, method=args.method.upper())
+                Request(address, headers, args.path, args.method.upper(), **_caller(args))
             )
             if decision.action != "allow" and worst == EXIT_OK:
                 worst = EXIT_NOT_ALLOWED
             out.write(_decision_line(address, decision, as_json=args.json))
     return worst
+
+
+def _caller(args: argparse.Namespace) -> dict[str, Any]:
+    country = args.declared_country
+    if country is not None and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise ConfigurationError(
+            f"--declared-country {country!r}: expected an ISO 3166-1 alpha-2 code such as US"
+        )
+    if args.account is None and (country is not None or args.fingerprint is not None):
+        raise ConfigurationError("--declared-country and --fingerprint describe an --account")
+    return {"account": args.account, "declared_country": country, "fingerprint": args.fingerprint}
 
 
 def _decision_line(address: str, d: Decision, *, as_json: bool) -> str:
@@ -111,10 +134,22 @@ def _decision_line(address: str, d: Decision, *, as_json: bool) -> str:
     org = f" ({d.as_org})" if d.as_org else ""
     tags = ",".join(sorted(d.tags)) or "-"
     via = f" via {d.via} {d.original_ip}" if d.via not in (None, "direct") else ""
-    return (
+    line = (
         f"{address}\t{d.action.value}\trule={d.rule or '(' + _fallback(d) + ')'}\t"
         f"country={d.country or '??'}\t{asn}{org}\ttags={tags}{via}\n"
     )
+    if not d.signals:
+        return line
+    flags = f"  flags={','.join(d.flags)}" if d.flags else ""
+    rows = [f"  score {d.score:.3f}{flags}"]
+    for name, s in d.signals.items():
+        over = s.threshold is not None and s.value >= s.threshold
+        limit = "-" if s.threshold is None else f"{s.threshold:g}"
+        rows.append(
+            f"  {'!' if over else ' '} {name:<22} {s.value:>8g}  threshold {limit:<6} "
+            f"window {s.window_s:g}s  {'; '.join(s.evidence)}"
+        )
+    return line + "\n".join(rows) + "\n"
 
 
 def _fallback(d: Decision) -> str:

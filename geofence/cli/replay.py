@@ -1,4 +1,10 @@
-"""``geofence replay POLICY LOGFILE``: what a policy would block in real traffic."""
+"""``geofence replay POLICY LOGFILE``: what a policy would block in real traffic.
+
+With account fields in a JSON-lines log, the account signals see the log's own times; the text
+report ends with the accounts the policy's signal rules flagged, and ``--json`` lists each
+decision on a request naming an account (signals, score, flags) as it is made, so a log of any
+size streams out in constant memory.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,11 @@ from typing import TextIO
 
 from geofence.cli import COMMANDS, EXIT_OK, Command
 from geofence.cli.feeds import add_feeds_option
+from geofence.decision import Decision
 from geofence.engine import Geofence
 from geofence.errors import ConfigurationError
 from geofence.replay import ReplayReport, replay
+from geofence.request import Request
 
 __all__: list[str] = []
 
@@ -38,6 +46,13 @@ def _add_replay(parser: argparse.ArgumentParser) -> None:
         metavar="CIDR|GROUP",
         help="the balancer(s) the log's peer addresses belong to: their X-Forwarded-For "
         "(logged after the user agent, or a JSON x_forwarded_for key) is believed (repeatable)",
+    )
+    parser.add_argument(
+        "--store",
+        default="memory://",
+        metavar="URL",
+        help="where account signals are counted (default memory://; a redis:// URL records "
+        "the replay into that store, so use a database of its own)",
     )
     add_feeds_option(parser)
     bar = parser.add_mutually_exclusive_group()
@@ -94,9 +109,15 @@ def _replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
     show = args.progress or (not args.no_progress and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, size) if show else None
     options = {"trusted_proxies": args.trusted_proxies or (), "feeds": args.feeds}
-    with log, Geofence(args.policy, geo=args.geo, reload_interval=None, **options) as gf:
+    stream = _DecisionStream(out) if args.json else None
+    with (
+        log,
+        Geofence(
+            args.policy, geo=args.geo, reload_interval=None, store=args.store, **options
+        ) as gf,
+    ):
         try:
-            report = replay(gf, log, address_field=args.field, progress=bar)
+            report = replay(gf, log, address_field=args.field, progress=bar, on_decision=stream)
         except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
             raise ConfigurationError(f"cannot read {args.logfile}: {exc}") from None
         policy = gf.policy
@@ -107,9 +128,9 @@ def _replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
             f"{args.logfile}: none of its {report.lines:,} lines is a combined-format or JSON "
             "access log line (for JSON, name the address key with --field)"
         )
-    if args.json:
+    if stream is not None:
         data = {"policy": policy.name, "policy_revision": policy.revision, **report.to_dict()}
-        out.write(json.dumps(data, indent=1) + "\n")
+        stream.finish(data)
     else:
         _print(report, f"{policy.name!r} (revision {policy.revision}, {policy.mode.value})", out)
     return EXIT_OK
@@ -126,6 +147,8 @@ def _print(report: ReplayReport, policy: str, out: TextIO) -> None:
     )
     if report.no_address:
         out.write(f"{report.no_address:,} requests had no valid client address\n")
+    for name, n in report.bad_fields.most_common():
+        out.write(f"{n:,} lines had an unreadable {name} (replayed without it)\n")
     for title, counts in (
         ("blocked by rule", report.blocked_rules),
         ("blocked by country", report.blocked_countries),
@@ -134,6 +157,39 @@ def _print(report: ReplayReport, policy: str, out: TextIO) -> None:
     ):
         out.write(f"\n{title}:\n")
         _counts(counts, out)
+    if report.accounts.named:
+        out.write("\naccounts:\n  " + "\n".join(report.accounts.lines(_TOP)) + "\n")
+
+
+class _DecisionStream:
+    """``--json``: one JSON document whose ``decisions`` list is written as decisions come."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.count = out, 0
+
+    def __call__(self, line: int, request: Request, decision: Decision) -> None:
+        self.out.write('{"decisions": [\n' if self.count == 0 else ",\n")
+        self.count += 1
+        when = request.time
+        record = {
+            "line": line,
+            "ip": decision.ip,
+            "account": request.account,
+            "time": None if when is None else when.isoformat(),
+            "action": decision.action.value,
+            "rule": decision.rule,
+            "score": decision.score,
+            "signals": {name: s.to_dict() for name, s in decision.signals.items()},
+            "flags": list(decision.flags),
+        }
+        self.out.write(json.dumps(record, separators=(",", ":")))
+
+    def finish(self, summary: dict[str, object]) -> None:
+        rest = json.dumps(summary, indent=1)
+        if self.count == 0:
+            self.out.write('{"decisions": [],\n' + rest[1:].lstrip("\n") + "\n")
+        else:
+            self.out.write("\n],\n" + rest[1:].lstrip("\n") + "\n")
 
 
 def _counts(counts: Counter[str], out: TextIO) -> None:

@@ -6,14 +6,16 @@
         "policy": BASE_DIR / "policy.yaml",
         "trusted_proxies": ["private"],
         "feeds": "embedded",
-        "identify": "myapp.accounts.account_id",     # dotted path: request -> account id or None
+        "identify": "myapp.accounts.identify",       # dotted path or callable, see below
         "exempt_paths": ["/health"],
     }
 
 ``settings.GEOFENCE`` holds the ``Geofence`` arguments (``policy``, ``geo``, ``trusted_proxies``,
 ``feeds``, ``store``, ...) and the middleware options (``exempt_paths``, ``on_deny``, ...).
 Each request is decided before the view; the decision is ``request.geofence``. A stopped request
-gets the 451 (or 403) problem response. Needs the ``django`` extra.
+gets the 451 (or 403) problem response. ``identify`` (see ``geofence.identify``) gets the
+``Request``; a two-argument one also gets Django's ``HttpRequest`` (``request.user``, so put
+``GeofenceMiddleware`` after ``AuthenticationMiddleware``). Needs the ``django`` extra.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from geofence.enforcement import Enforcement
 from geofence.errors import ConfigurationError
-from geofence.frameworks import check_identify, identified, require
+from geofence.frameworks import require
 from geofence.request import Request
 
 require("django", "django")
@@ -37,8 +39,8 @@ __all__ = ["GeofenceMiddleware", "options_from_settings"]
 _ADAPTER = "geofence.django.GeofenceMiddleware"
 
 
-def options_from_settings() -> tuple[dict[str, Any], Callable[[Any], object] | None]:
-    """``settings.GEOFENCE`` as Geofence/middleware options and the ``identify`` callable."""
+def options_from_settings() -> dict[str, Any]:
+    """``settings.GEOFENCE`` as Geofence/middleware options, ``identify`` imported."""
     raw: object = getattr(settings, "GEOFENCE", None)
     if raw is None:
         raise ConfigurationError(
@@ -48,20 +50,20 @@ def options_from_settings() -> tuple[dict[str, Any], Callable[[Any], object] | N
     if not isinstance(raw, Mapping):
         raise ConfigurationError(f"settings.GEOFENCE must be a dict, not {type(raw).__name__}")
     options = dict(raw)
-    identify: object = options.pop("identify", None)
+    identify: object = options.get("identify")
     if isinstance(identify, str):
         try:
-            identify = import_string(identify)
+            options["identify"] = import_string(identify)
         except ImportError as exc:
             raise ConfigurationError(f"settings.GEOFENCE['identify']: {exc}") from None
-    return options, check_identify("settings.GEOFENCE['identify']", identify)
+    return options
 
 
-def build_enforcement() -> tuple[Enforcement, Callable[[Any], object] | None]:
+def build_enforcement() -> Enforcement:
     """The ``Enforcement`` settings.GEOFENCE describes (a ``ConfigurationError`` if wrong)."""
-    options, identify = options_from_settings()
+    options = options_from_settings()
     geofence = options.pop("geofence", None)
-    return Enforcement(_ADAPTER, geofence, options), identify
+    return Enforcement(_ADAPTER, geofence, options)
 
 
 class GeofenceMiddleware:
@@ -72,15 +74,15 @@ class GeofenceMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.enforcement, self.identify = build_enforcement()
+        self.enforcement = build_enforcement()
         self.geofence = self.enforcement.geofence
         self._headers = self.enforcement.needs_headers
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         meta = request.META
-        req = identified(Request.from_wsgi(meta, headers=self._headers), self.identify, request)
+        req = Request.from_wsgi(meta, headers=self._headers)
         raw_path = meta.get("RAW_URI") or meta.get("REQUEST_URI")
-        outcome = self.enforcement.check(req, raw_path)
+        outcome = self.enforcement.check(req, raw_path, request)
         request.geofence = outcome.decision
         meta["geofence.decision"] = outcome.decision
         block = outcome.block

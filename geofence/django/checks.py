@@ -43,7 +43,7 @@ def check_geofence_settings(app_configs: Any = None, **kwargs: Any) -> list[Chec
             )
         )
     try:
-        enforcement, _ = build_enforcement()
+        enforcement = build_enforcement()
     except GeofenceError as exc:
         messages.append(Error(f"settings.GEOFENCE: {exc}", id="geofence.E001"))
     else:

@@ -15,12 +15,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from geofence.engine import Geofence
+from geofence.policy import Policy, load_policy
 from geofence.request import Request
 from geofence.signals.settings import SignalSettings
 from geofence.simulate.generator import Simulation
 from geofence.vocab.actions import Action
 
-__all__ = ["EARLY", "Outcome", "run"]
+__all__ = ["EARLY", "Outcome", "address_rules", "run"]
 
 EARLY = 50
 """Requests per farm account within which detection counts as early (the target's 50)."""
@@ -40,6 +41,12 @@ class Outcome:
     why: tuple[str, ...] = ()  # the signals at or above their threshold at the first flag
 
 
+def address_rules(policy: Any) -> Policy:
+    """``policy`` without its signal rules: what it decides on addresses alone."""
+    loaded = load_policy(policy)
+    return loaded.model_copy(update={"rules": tuple(r for r in loaded.rules if not r.signals)})
+
+
 def run(
     sim: Simulation,
     policy: Any,
@@ -48,7 +55,9 @@ def run(
     progress: Callable[[int], None] | None = None,
 ) -> list[Outcome]:
     """Evaluate every request of ``sim``; one ``Outcome`` per account, in account order.
-    ``store=None`` runs without account signals (the address rules alone)."""
+    ``store=None`` runs without account signals (the policy's address rules alone)."""
+    if store is None:
+        policy = address_rules(policy)
     gf = Geofence(policy, store=store, signals=signals, reload_interval=None)
     outcomes = [Outcome() for _ in sim.accounts]
     created = [datetime.fromtimestamp(a.created, timezone.utc) for a in sim.accounts]

@@ -76,3 +76,19 @@ def test_diff_of_an_invalid_policy_exits_2(tmp_path: Path) -> None:
     result = geofence("diff", DEFAULT, bad)
     assert result.returncode == 2
     assert "did you mean 'GB'" in result.stderr
+
+
+def test_audit_and_diff_mention_signal_rules(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    rule = "  - {name: farm, action: deny, signals: {network_accounts: '%s'}}\n"
+    tail = "  - {name: supported, action: allow, countries: [US]}\n"
+    old.write_text("name: p\nrules:\n" + rule % ">= 5" + tail)
+    new.write_text("name: p\nrules:\n" + rule % ">= 3" + tail)
+    audited = geofence("audit", old)
+    assert "signal rules (they decide requests naming an account" in audited.stdout
+    assert "): farm\n" in audited.stdout
+    assert json.loads(geofence("audit", old, "--format", "json").stdout)["signal_rules"] == ["farm"]
+    changed = geofence("diff", old, new)
+    assert changed.returncode == 1  # no address changes, but a signal rule did
+    assert "changed signal rules (they decide" in changed.stdout
+    assert geofence("diff", old, old).returncode == 0

@@ -40,9 +40,11 @@ def _home(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"country": decision.country, "rule": decision.rule})
 
 
-def account_of(request: HttpRequest) -> str | None:
-    """The ``identify`` named by dotted path in the settings below."""
-    return request.headers.get("X-Account")
+def account_of(request: Request, native: HttpRequest) -> dict[str, str] | None:
+    """The ``identify`` named by dotted path in the settings below: its two-argument form
+    gets Django's own request too."""
+    account = native.headers.get("X-Account")
+    return None if account is None else {"account": account, "declared_country": "US"}
 
 
 def remember(decision: Decision, request: Request) -> BlockResponse:
@@ -92,7 +94,19 @@ def test_identify_as_a_dotted_path_names_the_account() -> None:
     with override_settings(GEOFENCE=options):
         response = _get(CN, x_account="acct-3")
     assert response.content == b"remembered"
-    assert [r.account for r in SEEN] == ["acct-3"]
+    assert [(r.account, r.declared_country) for r in SEEN] == [("acct-3", "US")]
+
+
+def test_an_identify_returning_an_unknown_key_gets_the_unknown_action() -> None:
+    decisions: list[Decision] = []
+    options = {
+        "policy": POLICY,
+        "identify": lambda request: {"user": "acct-4"},
+        "on_decision": decisions.append,
+    }
+    with override_settings(GEOFENCE=options):
+        assert _get(US).status_code == 451  # US alone is allowed: never an allow by accident
+    assert "unknown key(s) 'user'" in decisions[-1].reasons[-1]
 
 
 def test_trusted_proxies_from_settings() -> None:

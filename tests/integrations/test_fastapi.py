@@ -100,10 +100,29 @@ def test_identify_names_the_account_and_aevaluate_decides() -> None:
         return BlockResponse(451, (("content-type", "application/problem+json"),), b"{}")
 
     dependency = GeofenceDependency(
-        policy=POLICY, identify=lambda r: r.headers.get("x-account"), on_deny=on_deny
+        policy=POLICY, identify=lambda r: dict(r.headers).get("x-account"), on_deny=on_deny
     )
     _client(_app(dependency), CN).get("/", headers={"x-account": "acct-9"})
     assert [r.account for r in seen] == ["acct-9"]
+
+
+def test_an_async_identify_gives_the_caller_fields_and_a_broken_one_never_allows() -> None:
+    decisions: list[Decision] = []
+
+    async def identify(request: GeofenceRequest, native: Request) -> Any:
+        account = native.headers.get("x-account")
+        if account == "broken":
+            raise ConnectionError("user database down")
+        return {"account": account, "declared_country": "DE"} if account else None
+
+    dependency = GeofenceDependency(policy=POLICY, identify=identify, on_decision=decisions.append)
+    app = _app(dependency)
+    assert _client(app, US).get("/", headers={"x-account": "acct-1"}).status_code == 200
+    assert decisions[-1].signals["declared_mismatch"].value == 1.0  # declared DE, seen in US
+    assert _client(app, US).get("/", headers={"x-account": "broken"}).status_code == 451
+    assert decisions[-1].reasons[-1] == "identify() raised ConnectionError"
+    assert _client(app, US).get("/").status_code == 200
+    assert dict(decisions[-1].signals) == {}
 
 
 def test_blocked_exception_carries_the_decision() -> None:

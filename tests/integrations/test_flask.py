@@ -85,7 +85,7 @@ def test_identify_names_the_account() -> None:
         return BlockResponse(403, (), b"no")
 
     geofence = FlaskGeofence(
-        policy=POLICY, identify=lambda r: r.headers.get("X-Account"), on_deny=on_deny
+        policy=POLICY, identify=lambda r: dict(r.headers).get("x-account"), on_deny=on_deny
     )
     app = _app(geofence)
     response = app.test_client().get(
@@ -95,14 +95,46 @@ def test_identify_names_the_account() -> None:
     assert [r.account for r in seen] == ["acct-7"]
 
 
-def test_a_failing_identify_decides_without_an_account(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_identify_gets_the_unknown_action(caplog: pytest.LogCaptureFixture) -> None:
     def broken(r: object) -> str:
         raise RuntimeError("database down")
 
-    app = _app(FlaskGeofence(policy=POLICY, identify=broken))
-    assert _get(app, "/", CN).status_code == 451  # still decided: never an allow by accident
-    assert _get(app, "/", US).status_code == 200
-    assert "identify() failed" in caplog.text
+    decisions: list[Decision] = []
+    app = _app(FlaskGeofence(policy=POLICY, identify=broken, on_decision=decisions.append))
+    assert _get(app, "/", CN).status_code == 451
+    # Never an allow by accident: the account checks cannot be switched off by a broken login.
+    assert _get(app, "/", US).status_code == 451
+    assert decisions[-1].reasons[-1] == "identify() raised RuntimeError"
+    assert "identify() raised" in caplog.text
+    assert "database down" in caplog.text
+
+
+def caller_of(request: Request) -> dict[str, str] | None:
+    """Named by dotted path in app.config below."""
+    account = dict(request.headers).get("x-account")
+    return None if account is None else {"account": account, "fingerprint": "fp-1"}
+
+
+def test_identify_as_a_dotted_path_in_app_config_also_decides_decorated_views() -> None:
+    seen: list[Request] = []
+
+    def on_deny(decision: Decision, req: Request) -> BlockResponse:
+        seen.append(req)
+        return BlockResponse(403, (), b"no")
+
+    app = Flask(__name__)
+    app.config["GEOFENCE"] = {"identify": f"{__name__}:caller_of", "on_deny": on_deny}
+    geofence = FlaskGeofence(policy=POLICY)
+
+    @app.get("/strict")
+    @geofence.policy(STRICT)
+    def strict() -> str:
+        return "never"
+
+    geofence.init_app(app)
+    client = app.test_client()
+    client.get("/strict", headers={"X-Account": "acct-8"}, environ_base={"REMOTE_ADDR": US})
+    assert [(r.account, r.fingerprint) for r in seen] == [("acct-8", "fp-1")]
 
 
 def test_bad_configuration_fails_at_set_up() -> None:

@@ -132,6 +132,14 @@ def test_the_shipped_accounts_policy_runs_on_the_embedded_data() -> None:
     assert not farm[-1].allowed
 
 
+def test_signal_rules_without_a_store_are_a_construction_error() -> None:
+    # store=None turns the signal stage off: its rules could never hold, so say so up front.
+    with pytest.raises(PolicyError, match=r"farm-network.*store=None"):
+        Geofence(POLICY, store=None)
+    address_only = {"name": "plain", "default": "allow", "rules": []}
+    Geofence(address_only, store=None).close()
+
+
 def test_private_relay_egress_on_a_vpn_list_is_not_an_anonymizer() -> None:
     # 104.28.33.17 is Apple Private Relay egress that the embedded x4bnet VPN list names too:
     # tolerated as a relay, it must not count towards the account's anonymizer share.

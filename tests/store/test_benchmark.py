@@ -24,6 +24,8 @@ def test_every_row_has_a_value_and_the_block_is_replaced(tmp_path: Path) -> None
         "async Store.aapply round trip, p50",
         "MEMORY USAGE per tracked account (a day, 24 requests)",
         "MEMORY USAGE per tracked network (20 accounts)",
+        "signal stage: MEMORY USAGE per tracked account (a day, 24 requests)",
+        "signal stage: MEMORY USAGE per tracked network (20 accounts)",
     ):
         assert (rows[measure].value or 0) > 0, measure
     assert rows["Store.apply round trip (15 ops, 4 groups), p50"].target == "< 2x"

@@ -175,3 +175,24 @@ def test_request_cases_with_embedded_feeds(folder: Path) -> None:
     without = write(folder, "n.geofence.yaml", path.read_text().replace("feeds: [embedded]\n", ""))
     with pytest.raises(PolicyError, match="tags"):
         run_file(without)
+
+
+def test_a_signals_rule_does_not_decide_facts_cases(folder: Path) -> None:
+    (folder / "farms.yaml").write_text(
+        "name: farms\ndefault: deny\nrules:\n"
+        "  - {name: farm, action: deny, signals: {network_accounts: '>= 2'}}\n"
+        "  - {name: supported, action: allow, countries: [US]}\n"
+    )
+    path = write(
+        folder,
+        "farms.geofence.yaml",
+        "policy: farms.yaml\ncases:\n"
+        "  - {name: us, facts: {country: US}, expect: {action: allow, rule: supported}}\n"
+        "  - name: no-account\n"
+        "    request: {ip: 8.8.8.8}\n"
+        "    expect: {action: allow, rule: supported}\n",
+    )
+    assert [(r.case.name, r.passed, r.message) for r in run_file(path)] == [
+        ("us", True, ""),
+        ("no-account", True, ""),
+    ]
