@@ -41,21 +41,25 @@ class Threshold(BaseModel):
 # - network_new_accounts counts accounts new to the fleet (or created) within the day: AWS
 #   ACFP flags > 20 sign-ups per address per 10 minutes and Auth0 throttles 50 a day, so 30 a
 #   day per /24 (a team onboarding on one office network stays under it);
-# - declared_mismatch and travel_kmh catch travellers too, so neither reaches a challenge
-#   alone; travel follows Okta's 805 and Elastic's 800 km/h;
+# - asn_accounts: a large ISP carries thousands of honest accounts a day, so only a small AS
+#   with thousands says anything (5,000, and a small weight);
+# - declared_mismatch, travel_kmh and account_countries are what an honest traveller shows (a
+#   flight, a second country, a day away from the declared one), so even together they stay
+#   below a challenge (0.25 + 0.3, and 4 countries a day); travel follows Okta's 805 and
+#   Elastic's 800 km/h, judged on coarse centroids without City data;
 # - fingerprint_accounts: 25 accounts on one application-given fingerprint (a device id, an
 #   edge JA4) is a farm (Castle multiple_accounts_per_device, Turnstile > 3 per id an hour);
 #   a fingerprint derived from SDK headers is shared by every honest user of one build, so its
 #   threshold is ``derived_fingerprint_tolerance`` times higher.
 _DEFAULTS: dict[str, Threshold] = {
-    "account_countries": Threshold(threshold=3, weight=0.35),
+    "account_countries": Threshold(threshold=4, weight=0.35),
     "account_networks": Threshold(threshold=8, weight=0.25),
     "account_asns": Threshold(threshold=5, weight=0.3),
     "network_accounts": Threshold(threshold=50, weight=0.2),
-    "asn_accounts": Threshold(threshold=1000, weight=0.1),
+    "asn_accounts": Threshold(threshold=5000, weight=0.05),
     "network_new_accounts": Threshold(threshold=30, weight=0.6),
-    "declared_mismatch": Threshold(threshold=0.5, weight=0.3),
-    "travel_kmh": Threshold(threshold=800, weight=0.4),
+    "declared_mismatch": Threshold(threshold=0.5, weight=0.25),
+    "travel_kmh": Threshold(threshold=800, weight=0.3),
     "fingerprint_accounts": Threshold(threshold=25, weight=0.6),
     "anonymizer_share": Threshold(threshold=0.5, weight=0.35),
 }

@@ -27,13 +27,17 @@ _SHARES = (("household", 0.35), ("mobile", 0.2), ("corporate", 0.18), ("relay", 
 def benign_traffic(b: Builder, count: int, exits: list[Network]) -> None:
     """``count`` honest accounts and their requests; some households sit on ``exits`` (the
     proxy's residential pool: their own devices or a neighbour's carry proxy traffic)."""
+    by_country: dict[str, list[Network]] = {}
+    for network in exits:
+        by_country.setdefault(network.country, []).append(network)
+    pool = {n.base for n in exits}
     for kind, share in _SHARES:
         n = round(count * share)
         if kind == "corporate":
-            _corporate(b, n)
+            _corporate(b, n, pool)
         else:
             for _ in range(n):
-                _person(b, kind, exits)
+                _person(b, kind, by_country)
 
 
 def _sessions(b: Builder, country: str) -> list[tuple[float, int]]:
@@ -50,7 +54,7 @@ def _sessions(b: Builder, country: str) -> list[tuple[float, int]]:
     return out
 
 
-def _person(b: Builder, kind: str, exits: list[Network]) -> None:
+def _person(b: Builder, kind: str, exits: dict[str, list[Network]]) -> None:
     rng = b.rng
     home = rng.choice(b.countries("mobile" if kind == "mobile" else "residential"))
     declared = rng.choice([c for c in SERVED if c != home]) if kind == "expat" else home
@@ -67,8 +71,9 @@ def _person(b: Builder, kind: str, exits: list[Network]) -> None:
         relays = b.catalogue.relay.get(home) or b.catalogue.relay[b.countries("relay")[0]]
         b.sessions(account, sessions, lambda _t: rng.choice(relays).address(rng.getrandbits(8)))
         return
-    on_exit = bool(exits) and rng.random() < 0.1
-    network = rng.choice(exits) if on_exit else b.residential(home)
+    local = exits.get(home, [])
+    on_exit = bool(local) and rng.random() < 0.1
+    network = rng.choice(local) if on_exit else b.residential(home)
     here = network.address(rng.getrandbits(8))
     household = 1 + min(3, int(rng.expovariate(1.2))) if kind == "household" else 1
     trip = _trip(b, home) if kind == "traveller" else None
@@ -95,7 +100,7 @@ def _trip(b: Builder, home: str) -> Where:
     return where
 
 
-def _corporate(b: Builder, count: int) -> None:
+def _corporate(b: Builder, count: int, pool: set[int]) -> None:
     """Companies of 50-500 accounts, each behind one egress /24; the first onboards a team
     of new accounts on one day."""
     rng = b.rng
@@ -105,6 +110,8 @@ def _corporate(b: Builder, count: int) -> None:
         left -= size
         country = rng.choice(b.countries("residential"))
         egress = b.residential(country)
+        while egress.base in pool:  # a business line, not a residential proxy's exit
+            egress = b.residential(country)
         onboarding = T0 + rng.uniform(0.5, 1.5) * DAY
         for i in range(size):
             new = first and i < _TEAM
