@@ -23,6 +23,7 @@ SectionRun = Callable[[Sizes, Sequence[str]], Section]
 
 SECTIONS: dict[str, SectionRun] = {
     "evaluate": lookups.limit_and_evaluate,
+    "regions": lookups.region_layer,
     "geoip2": lambda sizes, _: lookups.geoip2_peer(sizes),
     "tags": lookups.tags_peers,
     "ranges": ranges.real_ranges,

@@ -37,8 +37,11 @@ def ensure_base(base: Path, rev: str) -> Path:
     return base
 
 
+TINY = {"GEOFENCE_BENCH_TINY": "0"}  # "1": the smoke test's sizes (set by --tiny)
+
+
 def _env(tree: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(tree)}
+    return {**os.environ, **TINY, "PYTHONPATH": str(tree)}
 
 
 def probe(tree: Path, mode: str, *args: str) -> dict[str, float]:
@@ -64,9 +67,14 @@ def memory(tree: Path) -> dict[str, float]:
         results.append(json.loads(proc.stdout.readline()))  # measured; it waits on stdin
     for proc in procs:
         assert proc.stdin is not None
+        assert proc.stdout is not None
         proc.stdin.close()
         proc.wait(60)
-    return {"worker2_mb": results[1]["uss_mb"], "import_mb": results[2]["uss_mb"]}
+        proc.stdout.close()
+    second = results[1]
+    mmdb = second["mmdb_private_mb"] + second["tmp_copies_mb"]
+    return {"worker2_mb": second["uss_mb"], "import_mb": results[2]["uss_mb"],
+            "worker2_mmdb_private_mb": mmdb}  # fmt: skip
 
 
 def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -145,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rev", default=BASE_REV)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tail", type=int, default=5_000_000, help="addresses; 0: skip")
+    parser.add_argument("--tiny", action="store_true", help="small sizes: a smoke run")
     args = parser.parse_args(argv)
+    TINY["GEOFENCE_BENCH_TINY"] = "1" if args.tiny else "0"
     result = measure(ensure_base(args.base, args.rev), args.rounds)
     tail: dict[str, Any] | None = None
     if args.tail:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from geofence.errors import ConfigurationError, PolicyError, PolicyProblem
-from geofence.facts import FactsRow
+from geofence.facts import FactsRow, location_fields
 from geofence.geo import GeoSource
 from geofence.geo.world import outlines
 from geofence.policy import CompiledPolicy, Policy
@@ -106,6 +106,15 @@ def check_signal_store(policy: Policy, stage: AccountSignals | None) -> None:
         raise PolicyError(problems)
 
 
+_HINTS = {
+    "tags": "pass feeds='embedded' or ",
+    # A City database whose subdivisions have neither iso_code nor names the alias table maps
+    # cannot give ISO 3166-2 codes: refused here rather than matching nothing (failing open).
+    "regions": "its data gives no ISO 3166-2 subdivision codes; list geofence's region layer "
+    "(geofence.default_geo_paths()[2]) among the geo sources or ",
+}
+
+
 def check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> None:
     check_feed_tags(policy, geo)  # feed:<name> tags need that feed configured
     missing = compiled.needs - geo.provides
@@ -119,7 +128,7 @@ def check_needs(compiled: CompiledPolicy, geo: GeoSource, policy: Policy) -> Non
                 PolicyProblem(
                     f"uses {kind}, but no geo source provides {kind} "
                     f"({geo.version} provides {have}); "
-                    + ("pass feeds='embedded' or " if kind == "tags" else "")
+                    + _HINTS.get(kind, "")
                     + "add a database that does",
                     rule=rule.name,
                     path="rules",
@@ -204,20 +213,14 @@ def account_stage(
 
 
 def _locator() -> Callable[[FactsRow], tuple[float, float] | None]:
-    """Coordinates from the facts when the data has them, else the country's centroid."""
+    """Coordinates from the facts when the data has them (the region layer, a City
+    database), else the country's centroid."""
     table = centroids(outlines())
-    # Facts rows gain coordinates where the geo data has them (City databases, the region
-    # layer); until then, and for rows without them, the country centroid stands in.
-    from geofence.facts import Facts
-
-    fields = Facts._fields
-    at = (fields.index("latitude"), fields.index("longitude")) if "latitude" in fields else None
 
     def locate(row: FactsRow) -> tuple[float, float] | None:
-        if at is not None:
-            lat, lon = row[at[0]], row[at[1]]
-            if lat is not None and lon is not None:
-                return float(lat), float(lon)
+        lat, lon, _ = location_fields(row)  # a cached row or a Facts, each by its layout
+        if lat is not None and lon is not None:
+            return float(lat), float(lon)
         country = row[1]
         return None if country is None else table.get(country)
 

@@ -6,7 +6,14 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from geofence.facts import EMPTY_TAGS, Facts, FactsRow, address_fields, facts_of_row
+from geofence.facts import (
+    EMPTY_TAGS,
+    Facts,
+    FactsRow,
+    address_fields,
+    facts_of_row,
+    location_fields,
+)
 from geofence.vocab.signals import NO_SIGNALS, Assessment, Signal
 
 if TYPE_CHECKING:
@@ -29,7 +36,7 @@ class PolicyStamp:
 
 _new = object.__new__
 (_ADDRESS, _COUNTRY, _REGISTERED, _REPRESENTED, _REGIONS, _CONTINENT, _ASN, _AS_ORG, _TAGS,
- _SOURCES, _ERRORS) = range(len(Facts._fields))  # fmt: skip
+ _SOURCES, _ERRORS) = range(11)  # fmt: skip
 
 
 class Decision:
@@ -88,8 +95,11 @@ class Decision:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """Short sentences saying why."""
-        return self._verdict.reasons
+        """Short sentences saying why (and, when the territory rule moved the country, how)."""
+        attributed = location_fields(self._facts)[2]
+        if attributed is None:
+            return self._verdict.reasons
+        return (*self._verdict.reasons, _territory_reason(self, attributed))
 
     @property
     def status(self) -> int:
@@ -196,6 +206,28 @@ class Decision:
         return self._facts[_TAGS] or EMPTY_TAGS
 
     @property
+    def attributed_country(self) -> str | None:
+        """The country the database named when it differs from ``country`` (the territory
+        rule, ``geofence.geo.territory``: ``"RU"`` for a Crimean network filed under RU)."""
+        return location_fields(self._facts)[2]
+
+    @property
+    def latitude(self) -> float | None:
+        """Coarse latitude of the client's location, degrees, or ``None``."""
+        return location_fields(self._facts)[0]
+
+    @property
+    def longitude(self) -> float | None:
+        """Coarse longitude of the client's location, degrees, or ``None``."""
+        return location_fields(self._facts)[1]
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        """``(latitude, longitude)``, or ``None`` when either is unknown."""
+        lat, lon, _ = location_fields(self._facts)
+        return None if lat is None or lon is None else (lat, lon)
+
+    @property
     def data_versions(self) -> tuple[str, ...]:
         """The data consulted and its version, e.g. ``("dbip-country 2026-06-01",)``."""
         return self._facts[_SOURCES]  # type: ignore[no-any-return]
@@ -236,6 +268,9 @@ class Decision:
             "registered_country": self.registered_country,
             "represented_country": self.represented_country,
             "regions": list(self.regions),
+            "attributed_country": self.attributed_country,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
             "continent": self.continent,
             "asn": self.asn,
             "as_org": self.as_org,
@@ -290,3 +325,11 @@ class AssessedDecision(Decision):
     @property
     def flags(self) -> tuple[str, ...]:
         return self._assessment.flags
+
+
+def _territory_reason(decision: Decision, attributed: str) -> str:
+    region = next((r for r in decision.regions if r[:2] == decision.country), None)
+    return (
+        f"{decision.ip} is in {region or decision.country}, {decision.country} under ISO 3166, "
+        f"though the database attributes it to {attributed} (the territory rule)"
+    )

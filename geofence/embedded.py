@@ -4,9 +4,9 @@ An installed wheel carries the data as ``geofence/_data`` (pyproject.toml force-
 top-level ``data/`` there); a source checkout, editable installs included, has it in
 ``<repo>/data``.
 
->>> country, asn = default_geo_paths()
->>> country.name, asn.name
-('dbip-country.mmdb', 'asn.mmdb')
+>>> country, asn, regions = default_geo_paths()
+>>> country.name, asn.name, regions.name
+('dbip-country.mmdb', 'asn.mmdb', 'regions.mmdb')
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ COUNTRY_DB = "dbip-country.mmdb"
 
 ASN_DB = "asn.mmdb"
 """RouteViews + NRO + DB-IP IP to ASN Lite, built by ``tools/build_asn_mmdb.py``."""
+
+REGIONS_DB = "regions.mmdb"
+"""The region layer: DB-IP IP to City Lite reduced to country, first-level ISO 3166-2 code and
+one coordinate per subdivision (its address-weighted centroid), built by
+``tools/build_regions.py``."""
 
 NOTICE = "NOTICE"
 
@@ -45,10 +50,15 @@ def data_dir() -> Path:
     )
 
 
-def default_geo_paths() -> tuple[Path, Path]:
-    """The embedded ``(country, asn)`` databases, both checked to exist."""
+def default_geo_paths() -> tuple[Path, Path, Path]:
+    """The embedded ``(country, asn, regions)`` databases, each checked to exist.
+
+    In this order they make the embedded composite: the country database decides the country,
+    the region layer adds ISO 3166-2 codes and a coarse location where its country agrees (or
+    the territory rule applies, ``geofence.geo.territory``).
+    """
     base = data_dir()
-    paths = (base / COUNTRY_DB, base / ASN_DB)
+    paths = (base / COUNTRY_DB, base / ASN_DB, base / REGIONS_DB)
     for path in paths:
         if not path.is_file():
             raise DataError(

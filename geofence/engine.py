@@ -262,6 +262,12 @@ class Geofence(RequestPath):
         return not self._trusts_nobody
 
     @property
+    def header_names(self) -> frozenset[str]:
+        """The (lower-case) headers decisions read: the forwarding header when some proxy is
+        trusted, else none."""
+        return frozenset() if self._trusts_nobody else frozenset({self._resolver.header})
+
+    @property
     def feeds(self) -> FeedSet | None:
         """The reputation feeds in use (``feeds=``), or ``None``."""
         return self._feeds

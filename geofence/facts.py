@@ -8,6 +8,9 @@ from geofence.net import Address, Via
 
 __all__ = [
     "EMPTY_TAGS",
+    "ROW_ATTRIBUTED",
+    "ROW_LATITUDE",
+    "ROW_LONGITUDE",
     "ROW_ORIGINAL",
     "ROW_PACKED",
     "ROW_SIZE",
@@ -19,6 +22,7 @@ __all__ = [
     "address_fields",
     "facts_of_row",
     "facts_row",
+    "location_fields",
 ]
 
 EMPTY_TAGS: frozenset[str] = frozenset()
@@ -46,6 +50,14 @@ class GeoRecord(NamedTuple):
     """Organisation that holds the AS."""
     tags: frozenset[str] = EMPTY_TAGS
     """Reputation tags such as ``"vpn"``, ``"tor"``, ``"hosting"``."""
+    latitude: float | None = None
+    """Coarse latitude of the address's location, degrees (the embedded layer: the centroid of
+    the subdivision)."""
+    longitude: float | None = None
+    """Coarse longitude of the address's location, degrees."""
+    attributed_country: str | None = None
+    """The country the database named when the territory rule (``geo.territory``) changed
+    ``country``: ``"RU"`` for a Crimean network DB-IP files under RU; else ``None``."""
 
 
 class Facts(NamedTuple):
@@ -73,6 +85,13 @@ class Facts(NamedTuple):
     """Provenance of the data consulted, e.g. ``("dbip-country 2026-06-01", ...)``."""
     errors: tuple[str, ...] = ()
     """Lookups that failed (a corrupt record, say): the facts they would give are unknown."""
+    latitude: float | None = None
+    """Coarse latitude, degrees, ``None`` when unknown (for impossible-travel signals)."""
+    longitude: float | None = None
+    """Coarse longitude, degrees, ``None`` when unknown."""
+    attributed_country: str | None = None
+    """The country the database named, when it differs from ``country`` because the address
+    is in a territory the database attributes elsewhere (``geofence.geo.territory``)."""
 
     @property
     def ip(self) -> str | None:
@@ -85,7 +104,8 @@ FactsRow = tuple[Any, ...]
 
 Positions 1-10 are those of ``Facts`` (empty tags as ``()``); position 0 is the normalised
 address *text* (or ``None``), and the rest of the address follows at ``ROW_VERSION``,
-``ROW_PACKED``, ``ROW_ORIGINAL`` and ``ROW_VIA`` (the ``Via`` value as text). CPython's
+``ROW_PACKED``, ``ROW_ORIGINAL`` and ``ROW_VIA`` (the ``Via`` value as text); the later
+``Facts`` fields come last, at ``ROW_LATITUDE``, ``ROW_LONGITUDE`` and ``ROW_ATTRIBUTED``. CPython's
 collector stops tracking an exact tuple of atomic values at its first pass, so a cache of tens
 of thousands of rows costs the full collections nothing: cached ``Facts`` named tuples (never
 untracked) cost ~1 us per uncached lookup in collector time, and a nested address tuple kept
@@ -94,7 +114,8 @@ every row tracked one pass longer. Readers of facts on the request path (policy 
 """
 
 ROW_VERSION, ROW_PACKED, ROW_ORIGINAL, ROW_VIA = 11, 12, 13, 14
-ROW_SIZE = 15
+ROW_LATITUDE, ROW_LONGITUDE, ROW_ATTRIBUTED = 15, 16, 17
+ROW_SIZE = 18
 
 _new = tuple.__new__
 _VIA_BY_TEXT: dict[str, Via] = {via.value: via for via in Via}
@@ -108,7 +129,7 @@ def facts_row(
 ) -> FactsRow:
     """The row of an address's facts: ``address`` plus one source's (or a merged) record."""
     via = address[4]
-    country, registered, represented, regions, continent, asn, as_org, tags = record
+    country, registered, represented, regions, continent, asn, as_org, tags = record[:8]
     return (
         address[0],
         country,
@@ -125,6 +146,7 @@ def facts_row(
         address[2],
         address[3],
         "direct" if via is _DIRECT else via.value,
+        *record[8:11],
     )
 
 
@@ -149,7 +171,14 @@ def facts_of_row(row: FactsRow) -> Facts:
         via = _VIA_BY_TEXT[row[ROW_VIA]]
         fields = (address, row[ROW_VERSION], row[ROW_PACKED], row[ROW_ORIGINAL], via)
         address = _new(Address, fields)
-    return _new(Facts, (address, *row[1:8], row[8] or EMPTY_TAGS, row[9], row[10]))
+    return _new(Facts, (address, *row[1:8], row[8] or EMPTY_TAGS, *row[9:11], *row[15:18]))
+
+
+def location_fields(facts: FactsRow) -> tuple[float | None, float | None, str | None]:
+    """``(latitude, longitude, attributed_country)`` of a row or a ``Facts``."""
+    if type(facts) is Facts:
+        return facts[11], facts[12], facts[13]
+    return facts[ROW_LATITUDE], facts[ROW_LONGITUDE], facts[ROW_ATTRIBUTED]
 
 
 _DIRECT = Via.DIRECT

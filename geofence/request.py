@@ -10,6 +10,7 @@ has, and a malformed scope must turn into an "unknown client" decision, not a 50
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 __all__ = ["CALLER_FIELDS", "HeadersInput", "Request"]
 
 HeaderLines = tuple[tuple[str, str], ...]
+HeaderChoice = bool | AbstractSet[str]
+"""Which header lines ``from_asgi`` / ``from_wsgi`` convert: all, none, or those named."""
 HeadersInput = (
     Mapping[str, str]
     | Iterable[tuple[str, str]]
@@ -175,11 +178,13 @@ class Request:
         return tuple([value for key, value in self.headers if key == name])
 
     @classmethod
-    def from_asgi(cls, scope: object, *, headers: bool = True) -> Request:
+    def from_asgi(cls, scope: object, *, headers: HeaderChoice = True) -> Request:
         """Build from an ASGI http or websocket scope; never raises, whatever the scope holds.
 
         ``headers=False`` skips converting the header lines, for callers that will not read
-        them (the middleware when no proxy is trusted and no hook is set).
+        them (the middleware when no proxy is trusted and no hook is set); a set of lower-case
+        names converts only those lines (the middleware when only the forwarding header is
+        read: converting every line was most of its cost per request).
         """
         get = getattr(scope, "get", None)
         if not callable(get):
@@ -189,7 +194,10 @@ class Request:
         except Exception:
             ip = None
         try:
-            lines = _asgi_headers(get("headers")) if headers else ()
+            if headers is True:
+                lines = _asgi_headers(get("headers"))
+            else:
+                lines = _asgi_named_headers(get("headers"), headers) if headers else ()
         except Exception:
             lines = ()
         try:
@@ -205,10 +213,10 @@ class Request:
         )
 
     @classmethod
-    def from_wsgi(cls, environ: object, *, headers: bool = True) -> Request:
+    def from_wsgi(cls, environ: object, *, headers: HeaderChoice = True) -> Request:
         """Build from a WSGI environ (PEP 3333); never raises, whatever the environ holds.
 
-        ``headers=False`` skips converting the header lines, as in ``from_asgi``.
+        ``headers``: ``False`` or a set of lower-case names, as in ``from_asgi``.
         """
         get = getattr(environ, "get", None)
         if not callable(get):
@@ -221,7 +229,10 @@ class Request:
             ip = method = None
             path = "/"
         try:
-            lines = _wsgi_headers(environ) if headers else ()
+            if headers is True or headers is False:
+                lines = _wsgi_headers(environ) if headers else ()
+            else:
+                lines = tuple(line for line in _wsgi_headers(environ) if line[0] in headers)
         except Exception:
             lines = ()
         return cls._build(
@@ -246,6 +257,21 @@ def _asgi_headers(raw: object) -> HeaderLines:
         if isinstance(item, (list, tuple)) and len(item) == 2:
             name, value = item
             if isinstance(name, bytes) and isinstance(value, bytes):
+                lines.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+    return tuple(lines)
+
+
+def _asgi_named_headers(raw: object, names: AbstractSet[str]) -> HeaderLines:
+    """``_asgi_headers(raw)`` keeping only the lines named in ``names``, without converting
+    the others (a name is compared as bytes, lower-cased, before anything is decoded)."""
+    if not isinstance(raw, (list, tuple)):
+        return ()
+    wanted = {name.encode("latin-1") for name in names}
+    lines: list[tuple[str, str]] = []
+    for item in raw:
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            name, value = item
+            if isinstance(name, bytes) and name.lower() in wanted and isinstance(value, bytes):
                 lines.append((name.decode("latin-1").lower(), value.decode("latin-1")))
     return tuple(lines)
 

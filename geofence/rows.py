@@ -7,10 +7,13 @@ pairing, have a shape where that work can be done in one function with the same 
 
 - a location database (DB-IP/ip-location-db flat country, GeoIP2/GeoLite2 Country or City),
 - optionally then an ASN database (GeoLite2-ASN, GeoIP2-ISP, flat ASN),
+- optionally then the embedded region layer (``geofence-regions``),
 - optionally then a ``FeedSet`` (tags).
 
-Their ``provides`` do not overlap, so "the first source that knows a fact wins" is simply
-"each fact from the source that provides it". Anything else (other schemas, other orders,
+Their ``provides`` hardly overlap, so "the first source that knows a fact wins" is simply
+"each fact from the source that provides it", but for the region layer, whose place is taken
+under ``CompositeGeo``'s rule (its country agrees, or it names an occupied territory), and the
+territory rule applied last. Anything else (other schemas, other orders,
 custom sources) uses the generic path. A maker raises on anything unusual (a closed reader,
 an IPv4-only database asked about IPv6, a corrupt record): the engine then takes the generic
 path, which explains and recovers.
@@ -22,11 +25,20 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from geofence.facts import FactsRow
+from geofence.facts import EMPTY_TAGS, FactsRow, GeoRecord
 from geofence.geo.composite import CompositeGeo
 from geofence.geo.mmdb import MMDBSource
-from geofence.geo.schemas import ASN, FLAT_ASN, FLAT_COUNTRY, GEOIP2_CITY, GEOIP2_COUNTRY, ISP
+from geofence.geo.schemas import (
+    ASN,
+    FLAT_ASN,
+    FLAT_COUNTRY,
+    GEOIP2_CITY,
+    GEOIP2_COUNTRY,
+    ISP,
+    REGION_LAYER,
+)
 from geofence.geo.source import GeoSource
+from geofence.geo.territory import SPECIAL_CODES, settle
 from geofence.net import Address, Via
 from geofence.reputation.feedset import FeedSet
 
@@ -48,30 +60,45 @@ def row_maker(geo: GeoSource) -> RowMaker | None:
     if not isinstance(location, MMDBSource) or location.schema not in _LOCATION:
         return None
     rest = list(sources[1:])
-    numbers = rest[0] if rest else None
-    if isinstance(numbers, MMDBSource) and numbers.schema in _AS:
-        del rest[0]
-    else:
-        numbers = None
-    feeds = rest[0] if rest else None
-    if not isinstance(feeds, FeedSet) or len(rest) > 1:
-        return _make(location, numbers, None) if not rest else None
-    return _make(location, numbers, feeds)
+    numbers = _take(rest, lambda s: isinstance(s, MMDBSource) and s.schema in _AS)
+    places = _take(rest, lambda s: isinstance(s, MMDBSource) and s.schema is REGION_LAYER)
+    feeds = _take(rest, lambda s: isinstance(s, FeedSet))
+    if rest:
+        return None
+    return _make(location, numbers, places, feeds)
 
 
-def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | None) -> RowMaker:
+def _take(rest: list[GeoSource], fits: Callable[[GeoSource], bool]) -> Any:
+    # The next source in order if it fits its place in the shape, taken off ``rest``.
+    if rest and fits(rest[0]):
+        return rest.pop(0)
+    return None
+
+
+def _make(
+    location: MMDBSource,
+    numbers: MMDBSource | None,
+    places: MMDBSource | None,
+    feeds: FeedSet | None,
+) -> RowMaker:
     flat = location.schema is FLAT_COUNTRY
     extract = location.schema.extract
+    place_of = REGION_LAYER.extract
     # Every record read is decoded afresh, so each cached row would hold its own copy of the
     # country code and the AS organisation (~110 bytes a row, ~3 MB per 30k cached addresses).
     # One copy of each distinct value serves all rows: codes are few, so sys.intern; names
     # are as many as the database holds, so a dict that starts over past a bound.
     intern = sys.intern
     names: dict[str, str] = {}
+    numbers_seen: dict[object, Any] = {}  # AS numbers: bounded by the database's (~80k)
+    # The region layer has a few hundred distinct records: each read once into a GeoRecord
+    # that every row of it shares (and its territory rule applied once).
+    places_seen: dict[tuple[Any, ...], GeoRecord] = {}
 
     def make(address: Address, versions: tuple[str, ...]) -> FactsRow:
         text = address[0]
         record: Any = location.reader.get(text)  # read once: a reload swaps the attribute
+        lat = lon = attributed = None
         if record is None:
             country = registered = represented = continent = None
             regions: tuple[str, ...] = ()
@@ -80,12 +107,17 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
             registered = represented = continent = None
             regions = ()
         else:
-            country, registered, represented, regions, continent = extract(record)[:5]
+            facts = extract(record)
+            country, registered, represented, regions, continent = facts[:5]
+            lat, lon, attributed = facts[8:]
         asn = as_org = None
         if numbers is not None:
             record = numbers.reader.get(text)
             if record is not None:  # GeoLite2-ASN records may lack the organisation
                 asn = record.get("autonomous_system_number")
+                if len(numbers_seen) >= _NAMES_MAX:
+                    numbers_seen.clear()
+                asn = numbers_seen.setdefault(asn, asn)  # one int object per AS number
                 as_org = record.get("autonomous_system_organization")
                 if as_org is not None:
                     shared = names.get(as_org)
@@ -94,6 +126,36 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
                             names.clear()
                         shared = names[as_org] = as_org
                     as_org = shared
+        if places is not None:
+            record = places.reader.get(text)
+            if record is not None:
+                get = record.get
+                key = (
+                    get("country_code"),
+                    get("subdivision_code"),
+                    get("latitude"),
+                    get("longitude"),
+                )
+                place = places_seen.get(key)
+                if place is None:
+                    if len(places_seen) >= _NAMES_MAX:
+                        places_seen.clear()
+                    place = places_seen[key] = place_of(record)
+                if country is None:
+                    country = place[0]
+                if place[0] is None or place[0] == country or place[10] is not None:
+                    if not regions:
+                        regions = place[3]
+                    if lat is None:
+                        lat, lon = place[8], place[9]
+                    if attributed is None:
+                        attributed = place[10]
+        for code in regions:
+            if code in SPECIAL_CODES:  # the territory rule (rare): as CompositeGeo applies it
+                fields = (country, registered, represented, regions, continent, asn, as_org)
+                facts = settle(GeoRecord(*fields, EMPTY_TAGS, lat, lon, attributed))
+                country, regions, attributed = facts[0], facts[3], facts[10]
+                break
         packed = address[2]
         tags = () if feeds is None else feeds.tags_packed(packed) or ()
         via = address[4]
@@ -115,6 +177,9 @@ def _make(location: MMDBSource, numbers: MMDBSource | None, feeds: FeedSet | Non
             packed,
             address[3],
             "direct" if via is _DIRECT else via.value,
+            lat,
+            lon,
+            attributed,
         )
 
     return make

@@ -42,6 +42,10 @@ def test_data_dir_holds_databases_notice_licences_and_policies() -> None:
     assert {
         "dbip-country.mmdb",
         "asn.mmdb",
+        "regions.mmdb",
+        "regions/subdivision-aliases.csv",
+        "regions/PROVENANCE.md",
+        "licenses/DBIP-CITY-LICENSE",
         "NOTICE",
         "PROVENANCE.md",
         "licenses/DBIP-COUNTRY-LICENSE",
@@ -53,7 +57,11 @@ def test_data_dir_holds_databases_notice_licences_and_policies() -> None:
         "policies/report-mode.yaml",
         "policies/anonymizers.yaml",
     } <= names
-    assert default_geo_paths() == (base / "dbip-country.mmdb", base / "asn.mmdb")
+    assert default_geo_paths() == (
+        base / "dbip-country.mmdb",
+        base / "asn.mmdb",
+        base / "regions.mmdb",
+    )
 
 
 def test_provenance_checksums_and_sizes_match_the_files() -> None:
@@ -62,7 +70,7 @@ def test_provenance_checksums_and_sizes_match_the_files() -> None:
         (data_dir() / "PROVENANCE.md").read_text(encoding="utf-8"),
         re.MULTILINE,
     )
-    assert len(rows) == 7
+    assert len(rows) == 10  # the three databases, the alias table and six licence texts
     for name, digest, size in rows:
         path = data_dir() / name
         assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size) == (
@@ -78,6 +86,7 @@ def test_notice_credits_every_source() -> None:
         "https://db-ip.com",
         "IP to Country Lite",
         "IP to ASN Lite",
+        "IP to City Lite",
         "routeviews.org",
         "nro.net",
         "CC BY 4.0",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from geofence import Geofence, PolicyError, Request
+from geofence import Geofence, PolicyError, Request, default_geo_paths
 from geofence.errors import ConfigurationError
 
 MAXMIND = Path(__file__).parent / "data" / "maxmind" / "test-data"
@@ -199,8 +199,11 @@ def test_composed_maxmind_databases_give_regions_tags_and_asn() -> None:
 
 def test_policy_needing_regions_from_country_only_data_is_refused() -> None:
     policy = {"name": "r", "rules": [{"name": "occupied", "action": "deny", "regions": ["UA-43"]}]}
-    with pytest.raises(PolicyError, match=r"occupied.*regions"):
-        Geofence(policy)
+    country_only = default_geo_paths()[0]
+    with pytest.raises(PolicyError, match=r"occupied.*regions.*region layer"):
+        Geofence(policy, geo=country_only)
+    with Geofence(policy, reload_interval=None) as gf:  # the embedded data has a region layer
+        assert gf.evaluate("8.8.8.8").regions
 
 
 def test_bad_configuration_fails_at_construction() -> None:

@@ -139,3 +139,39 @@ def test_normalize_or_none_is_normalize_without_the_exception(text: str) -> None
     except AddressError:
         expected = None
     assert n.normalize_or_none(text) == expected
+
+
+SCOPE_HEADERS = [(b"Host", b"api"), (b"X-Forwarded-For", b"81.2.69.142, 10.0.0.2"),
+                 (b"user-agent", b"curl"), (b"x-forwarded-for", b"216.160.83.56")]  # fmt: skip
+
+
+def test_requests_can_convert_only_the_named_header_lines() -> None:
+    scope = _scope("10.0.0.1", headers=SCOPE_HEADERS)
+    full = Request.from_asgi(scope)
+    named = Request.from_asgi(scope, headers=frozenset({"x-forwarded-for"}))
+    assert named.headers == tuple(line for line in full.headers if line[0] == "x-forwarded-for")
+    assert len(named.headers) == 2
+    assert Request.from_asgi(scope, headers=frozenset()).headers == ()
+    environ = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": GB, "HTTP_HOST": "api"}
+    assert Request.from_wsgi(environ, headers=frozenset({"x-forwarded-for"})).headers == (
+        ("x-forwarded-for", GB),
+    )
+
+
+def test_middleware_converts_only_what_its_readers_need() -> None:
+    from geofence.enforcement import BlockResponse, Enforcement
+
+    gf = Geofence(POLICY, trusted_proxies=["10.0.0.0/8"], reload_interval=None)
+    assert Enforcement("t", gf, {}).needs_headers == frozenset({"x-forwarded-for"})
+    plain = Geofence(POLICY, reload_interval=None)
+    assert Enforcement("t", plain, {}).needs_headers is False
+
+    def hook(decision: Any, request: Request) -> BlockResponse:
+        return BlockResponse(403)
+
+    assert Enforcement("t", gf, {"on_deny": hook}).needs_headers is True
+    # Through the named lines alone the walk finds the same client as through all of them.
+    scope = _scope("10.0.0.1", headers=SCOPE_HEADERS)
+    named = Request.from_asgi(scope, headers=Enforcement("t", gf, {}).needs_headers)
+    _same(gf.evaluate(named), gf.evaluate(Request.from_asgi(scope)))
+    assert gf.evaluate(named).country == "US"  # the right-most untrusted hop

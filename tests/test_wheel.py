@@ -44,6 +44,8 @@ def test_wheel_carries_data_typing_marker_and_entry_point(wheel: Path) -> None:
     for required in (
         "geofence/_data/dbip-country.mmdb",
         "geofence/_data/asn.mmdb",
+        "geofence/_data/regions.mmdb",
+        "geofence/_data/regions/subdivision-aliases.csv",
         "geofence/_data/NOTICE",
         "geofence/_data/policies/default.yaml",
         "geofence/py.typed",

@@ -9,7 +9,9 @@ from typing import Union
 from geofence.errors import ConfigurationError, DataError
 from geofence.facts import GeoRecord
 from geofence.geo.mmdb import MMDBSource
+from geofence.geo.schemas import REGION_LAYER
 from geofence.geo.source import GeoSource
+from geofence.geo.territory import settle
 
 __all__ = ["CompositeGeo", "GeoSpec", "open_geo"]
 
@@ -31,6 +33,10 @@ class CompositeGeo:
         self.name: str = "+".join(s.name for s in self.sources)
         self.provides: frozenset[str] = frozenset().union(*(s.provides for s in self.sources))
         self._pair = self.sources if len(self.sources) == 2 else None
+        # The region layer places an address only where its country agrees (see _merge).
+        self._layers = tuple(
+            isinstance(s, MMDBSource) and s.schema is REGION_LAYER for s in self.sources
+        )
 
     def lookup(self, ip: str) -> GeoRecord:
         """The merged facts; raises ``DataError`` if any source failed (see ``lookup_partial``)."""
@@ -42,18 +48,20 @@ class CompositeGeo:
         except DataError:
             errors = self.lookup_partial(ip)[1]
             raise DataError("; ".join(errors) or "a geo source failed") from None
-        return _merge(records)
+        return _merge(records, self._layers)
 
     def lookup_partial(self, ip: str) -> tuple[GeoRecord, tuple[str, ...]]:
         """The facts merged from the sources that answered, and why the others failed."""
         records: list[GeoRecord] = []
+        layers: list[bool] = []
         errors: list[str] = []
-        for source in self.sources:
+        for source, layer in zip(self.sources, self._layers, strict=True):
             try:
                 records.append(source.lookup(ip))
+                layers.append(layer)
             except DataError as exc:
                 errors.append(f"{source.name}: {exc}")
-        return (_merge(records) if records else _MISS), tuple(errors)
+        return (_merge(records, layers) if records else _MISS), tuple(errors)
 
     @property
     def generation(self) -> int:
@@ -90,23 +98,32 @@ class CompositeGeo:
         return f"CompositeGeo({list(self.sources)!r})"
 
 
-def _merge(records: Sequence[GeoRecord]) -> GeoRecord:
+def _merge(records: Sequence[GeoRecord], layers: Sequence[bool]) -> GeoRecord:
     # Unrolled by field: this runs per uncached lookup, and a zip/generator version cost ~2 us.
     if len(records) == 2:  # a miss in either of two sources needs no merging
         if records[1] is _MISS:
             return records[0]
         if records[0] is _MISS:
             return records[1]
-    country, registered, represented, regions, continent, asn, as_org, tags = records[0]
-    for record in records[1:]:
+    country, registered, represented, regions, continent, asn, as_org, tags = records[0][:8]
+    lat, lon, attributed = records[0][8:]
+    for record, layer in zip(records[1:], layers[1:], strict=True):
         if country is None:
             country = record[0]
+        # Where the region layer places the address is believed only when its country agrees
+        # with the sources before it, or when it names an occupied territory (the territory
+        # rule decides): its City Lite data need not agree with a Country database.
+        here = not layer or record[0] in (None, country) or record[10] is not None
+        if not regions and here:
+            regions = record[3]
+        if lat is None and here:
+            lat, lon = record[8], record[9]
+        if attributed is None and here:
+            attributed = record[10]
         if registered is None:
             registered = record[1]
         if represented is None:
             represented = record[2]
-        if not regions:
-            regions = record[3]
         if continent is None:
             continent = record[4]
         if asn is None:
@@ -115,9 +132,8 @@ def _merge(records: Sequence[GeoRecord]) -> GeoRecord:
             as_org = record[6]
         if record[7]:
             tags = tags | record[7] if tags else record[7]
-    return _new(
-        GeoRecord, (country, registered, represented, regions, continent, asn, as_org, tags)
-    )
+    fields = (country, registered, represented, regions, continent, asn, as_org, tags)
+    return settle(_new(GeoRecord, (*fields, lat, lon, attributed)))
 
 
 def open_geo(spec: GeoSpec) -> GeoSource:

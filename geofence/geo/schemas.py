@@ -13,8 +13,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from geofence.facts import EMPTY_TAGS, GeoRecord
+from geofence.geo.places import (
+    NAMES_NOTE,
+    REGION_LAYER_TYPE,
+    flat_city,
+    location_of,
+    region_layer,
+    regions_of,
+    subdivision_kind,
+)
+from geofence.geo.territory import settle
 
-__all__ = ["FLAG_TAGS", "Record", "Schema", "detect_schema"]
+__all__ = ["FLAG_TAGS", "Record", "Schema", "detect_schema", "refine"]
 
 Record = Mapping[str, Any]
 
@@ -28,8 +38,8 @@ FLAG_TAGS: tuple[tuple[str, str], ...] = (
 )
 """MaxMind anonymizer flags and the tag each one sets."""
 
-_REGION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 _LOCATION = frozenset({"country", "registered_country", "represented_country", "continent"})
+_COORDINATES = frozenset({"latitude", "longitude"})
 _ASN = frozenset({"asn", "as_org"})
 _TAGS = frozenset({"tags"})
 _RESIDENTIAL = GeoRecord(tags=frozenset({"residential_proxy"}))
@@ -48,6 +58,8 @@ class Schema(NamedTuple):
     """The fact kinds the extractor can fill."""
     extract: Callable[[Record], GeoRecord]
     """Raw record -> ``GeoRecord``; called per lookup hit."""
+    note: str = ""
+    """What the data's version adds about how facts are read (``NAMES_NOTE``), or nothing."""
 
 
 def _iso(rec: Record, key: str) -> str | None:
@@ -58,14 +70,6 @@ def _iso(rec: Record, key: str) -> str | None:
 def _continent(rec: Record) -> str | None:
     part = rec.get("continent")
     return part.get("code") if part else None
-
-
-def _regions(country: str | None, subdivisions: Sequence[Record] | None) -> tuple[str, ...]:
-    if not subdivisions or not country:
-        return ()
-    # A malformed code is dropped rather than passed on: policies compare exact ISO 3166-2 text.
-    codes = (f"{country}-{sub.get('iso_code')}" for sub in subdivisions)
-    return tuple(code for code in codes if _REGION.fullmatch(code))
 
 
 def _flag_tags(flags: Record) -> frozenset[str]:
@@ -85,43 +89,52 @@ def _geoip2_country(rec: Record) -> GeoRecord:
             None,
             None,
             EMPTY_TAGS,
+            None,
+            None,
+            None,
         ),
     )
 
 
 def _geoip2_city(rec: Record) -> GeoRecord:
     country = _iso(rec, "country")
-    return _new(
+    record = _new(
         GeoRecord,
         (
             country,
             _iso(rec, "registered_country"),
             _iso(rec, "represented_country"),
-            _regions(country, rec.get("subdivisions")),
+            regions_of(country, rec.get("subdivisions")),
             _continent(rec),
             None,
             None,
             EMPTY_TAGS,
+            *location_of(rec),
+            None,
         ),
     )
+    return settle(record)
 
 
 def _geoip2_enterprise(rec: Record) -> GeoRecord:
     country = _iso(rec, "country")
     traits = rec.get("traits") or {}
-    return _new(
+    record = _new(
         GeoRecord,
         (
             country,
             _iso(rec, "registered_country"),
             _iso(rec, "represented_country"),
-            _regions(country, rec.get("subdivisions")),
+            regions_of(country, rec.get("subdivisions")),
             _continent(rec),
             traits.get("autonomous_system_number"),
             traits.get("autonomous_system_organization"),
             _flag_tags(traits),
+            *location_of(rec),
+            None,
         ),
     )
+    return settle(record)
 
 
 def _asn(rec: Record) -> GeoRecord:
@@ -136,6 +149,9 @@ def _asn(rec: Record) -> GeoRecord:
             rec.get("autonomous_system_number"),
             rec.get("autonomous_system_organization"),
             EMPTY_TAGS,
+            None,
+            None,
+            None,
         ),
     )
 
@@ -180,9 +196,11 @@ def _flat(rec: Record) -> GeoRecord:
 
 
 GEOIP2_COUNTRY = Schema("geoip2-country", _LOCATION, _geoip2_country)
-GEOIP2_CITY = Schema("geoip2-city", _LOCATION | {"regions"}, _geoip2_city)
+GEOIP2_CITY = Schema("geoip2-city", _LOCATION | _COORDINATES | {"regions"}, _geoip2_city)
 GEOIP2_ENTERPRISE = Schema(
-    "geoip2-enterprise", _LOCATION | {"regions"} | _ASN | _TAGS, _geoip2_enterprise
+    "geoip2-enterprise",
+    _LOCATION | _COORDINATES | {"regions"} | _ASN | _TAGS,
+    _geoip2_enterprise,
 )
 ASN = Schema("asn", _ASN, _asn)
 ISP = Schema("isp", _ASN, _asn)
@@ -191,6 +209,9 @@ ANONYMOUS_PLUS = Schema("anonymous-plus", _TAGS, _anonymous)
 RESIDENTIAL_PROXY = Schema("residential-proxy", _TAGS, _residential)
 FLAT_COUNTRY = Schema("flat-country", frozenset({"country"}), _flat_country_code)
 FLAT_ASN = Schema("flat-asn", _ASN, _asn)
+_PLACE = frozenset({"country", "regions", "latitude", "longitude"})
+REGION_LAYER = Schema(REGION_LAYER_TYPE, _PLACE, region_layer)
+FLAT_CITY = Schema("flat-city", _PLACE, flat_city)
 
 # MaxMind and DB-IP name their databases "<vendor>-<product>"; the product picks the schema.
 _VENDOR = re.compile(r"(?:GeoIP2|GeoLite2|GeoIP|DBIP)-(?P<product>.+)")
@@ -217,6 +238,8 @@ def detect_schema(database_type: str, samples: Sequence[object]) -> Schema | Non
     records = [rec for rec in samples if isinstance(rec, Mapping)]
     if len(records) < len(samples):
         return None
+    if database_type == REGION_LAYER_TYPE:
+        return REGION_LAYER
     vendor = _VENDOR.fullmatch(database_type)
     if vendor:
         for pattern, schema, keys in _PRODUCTS:
@@ -225,6 +248,22 @@ def detect_schema(database_type: str, samples: Sequence[object]) -> Schema | Non
                     return schema
                 break
     return _probe(records)
+
+
+def refine(schema: Schema, records: Sequence[Record]) -> Schema:
+    """``schema`` as a file's first ``records`` bear it out: ``regions`` stays only where
+    subdivisions give ISO 3166-2 codes, or names that map to them (then ``note`` says so)."""
+    if "regions" not in schema.provides or schema is REGION_LAYER:
+        return schema
+    if schema is FLAT_CITY:
+        kind = "names" if any(flat_city(r).regions for r in records) else None
+    else:
+        kind = subdivision_kind(records)
+    if kind == "codes":
+        return schema
+    if kind == "names":
+        return schema._replace(note=NAMES_NOTE)
+    return schema._replace(provides=schema.provides - {"regions"})
 
 
 def _probe(records: Sequence[Record]) -> Schema | None:
@@ -236,6 +275,8 @@ def _probe(records: Sequence[Record]) -> Schema | None:
         return ANONYMOUS_IP
     if keys == {"country_code"} and all(isinstance(r["country_code"], str) for r in records):
         return FLAT_COUNTRY
+    if {"country_code", "state1"} <= keys:  # ip-location-db City (DB-IP City Lite and others)
+        return FLAT_CITY
     if keys and keys <= {"autonomous_system_number", "autonomous_system_organization"}:
         return FLAT_ASN
     provides = _flat_provides(records)
@@ -250,6 +291,8 @@ def _nested_schema(records: Sequence[Record]) -> Schema:
     provides = {kind for kind in _LOCATION if _has_map(records, kind)}
     if any(r.get("subdivisions") for r in records):
         provides.add("regions")
+    if _has_map(records, "location"):
+        provides |= _COORDINATES
     traits = set().union(*(r["traits"] for r in records if isinstance(r.get("traits"), Mapping)))
     if "autonomous_system_number" in traits:
         provides.add("asn")

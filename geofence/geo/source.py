@@ -18,6 +18,8 @@ FACT_KINDS: frozenset[str] = frozenset(
         "asn",
         "as_org",
         "tags",
+        "latitude",
+        "longitude",
     }
 )
 """The kinds of fact a source may provide (the ``GeoRecord`` fields)."""

@@ -16,11 +16,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
 from geofence.errors import DataError
+from geofence.reputation import precompiled
 from geofence.reputation.parsers import ParsedFeed, parse_feed
 from geofence.reputation.range_builder import PackedRanges
 from geofence.vocab.feeds import FeedSpec
@@ -63,8 +65,8 @@ class Feed:
     """The mutable state of one feed (changed under the FeedSet's lock only)."""
 
     __slots__ = (
-        "bad", "digest", "error", "etag", "last_modified", "places", "ranges", "source", "spec",
-        "updated",
+        "bad", "digest", "error", "etag", "last_modified", "places", "ranges", "snapshot_digest",
+        "source", "spec", "updated",
     )  # fmt: skip
 
     def __init__(self, spec: FeedSpec) -> None:
@@ -78,6 +80,7 @@ class Feed:
         self.etag: str | None = None
         self.last_modified: str | None = None
         self.digest: str | None = None  # SHA-256 of the cached body the metadata describes
+        self.snapshot_digest: str | None = None  # precompiled.digest of the shipped snapshot
 
     def describe(self, now: float) -> str:
         """``tor-exits 2024-03-12 (3d)``: the date of the data in service and its age."""
@@ -166,7 +169,9 @@ def load_initial(feed: Feed, cache_dir: Path | None) -> None:
     if spec.snapshot is not None:
         path = _snapshot_dir() / spec.snapshot
         try:
-            parsed = parse_feed(spec.snapshot_format or spec.format, _read(path), spec.select)
+            parsed, feed.snapshot_digest = parse_snapshot(
+                path, spec.snapshot_format or spec.format, spec.select
+            )
         except (OSError, DataError) as exc:
             raise DataError(
                 f"feed {spec.name!r}: the shipped snapshot is unreadable: {exc}", path=str(path)
@@ -180,6 +185,18 @@ def load_initial(feed: Feed, cache_dir: Path | None) -> None:
         set_parsed(feed, parsed, "snapshot", stamp)
         return
     feed.error = "; ".join(errors) or "not downloaded yet"
+
+
+def parse_snapshot(path: Path, format: str, select: Sequence[str]) -> tuple[ParsedFeed, str]:
+    """A shipped snapshot's ranges, precompiled beside it when that file matches (see
+    reputation/precompiled.py), else parsed; and the snapshot's ``precompiled.digest``."""
+    raw = path.read_bytes()
+    made_from = precompiled.digest(format, select, raw)
+    ready = precompiled.load(path.with_name(path.name + precompiled.SUFFIX), made_from)
+    if ready is not None:
+        return ready, made_from
+    body = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    return parse_feed(format, body, select), made_from
 
 
 def set_parsed(feed: Feed, parsed: ParsedFeed, source: str, updated: float | None) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from geofence.errors import DataError
 from geofence.facts import GeoRecord
+from geofence.reputation import precompiled
 from geofence.reputation.feed_files import Feed
 from geofence.reputation.range_builder import RangeSetBuilder
 from geofence.reputation.ranges import RangeSet
@@ -20,7 +22,6 @@ from geofence.vocab.tags import FEED_PREFIX, GEOFEED_PREFIX
 __all__ = ["MISS", "FeedIndex", "build_index"]
 
 MISS = GeoRecord()
-_new = tuple.__new__
 
 
 class FeedIndex(NamedTuple):
@@ -36,27 +37,44 @@ def build_index(feeds: Iterable[Feed], stale: frozenset[str], on_stale: str) -> 
     """The index of ``feeds`` as they are now; ``stale`` feeds per ``on_stale``."""
     feeds = list(feeds)
     by_name = {feed.spec.name: feed for feed in feeds}
-    builder = RangeSetBuilder()
-    for feed in feeds:
-        if on_stale == "open" and feed.spec.name in stale:
-            continue
-        labels = frozenset({feed.spec.name})
-        for version, first, last in feed.ranges:
-            builder.add(version, first, last, labels)
-        _add_places(builder, feed)
-    ranges = builder.build()
+    included = [f for f in feeds if not (on_stale == "open" and f.spec.name in stale)]
+    ranges = _shipped_ranges(included) or _build_ranges(included)
     always: frozenset[str] = frozenset()
     if on_stale == "closed":
         always = frozenset().union(*(_tags_of(by_name, frozenset({n})) for n in stale))
     records = {
-        labels: _new(
-            GeoRecord, (None, None, None, (), None, None, None, _tags_of(by_name, labels) | always)
-        )
-        for labels in ranges.label_sets
+        labels: GeoRecord(tags=_tags_of(by_name, labels) | always) for labels in ranges.label_sets
     }
     always_record = MISS if not always else GeoRecord(tags=always)
     tags = ranges.packed_lookup([records[ls].tags for ls in ranges.label_sets], always)
     return FeedIndex(ranges, records, always_record, tags)
+
+
+def _build_ranges(feeds: Sequence[Feed]) -> RangeSet:
+    builder = RangeSetBuilder()
+    for feed in feeds:
+        labels = frozenset({feed.spec.name})
+        for version, first, last in feed.ranges:
+            builder.add(version, first, last, labels)
+        _add_places(builder, feed)
+    return builder.build()
+
+
+def _shipped_ranges(feeds: Sequence[Feed]) -> RangeSet | None:
+    """The ranges built ahead of time for exactly these feeds on the shipped snapshots (see
+    reputation/precompiled.py), or None: any other set or data is built here."""
+    if not feeds or any(feed.source != "snapshot" for feed in feeds):
+        return None
+    from geofence.embedded import data_dir  # lazily: embedded imports nothing here
+
+    key = precompiled.index_key([f.spec.name for f in feeds], [f.snapshot_digest for f in feeds])
+    if key is None:
+        return None
+    try:
+        path = data_dir() / "feeds" / precompiled.INDEX
+    except DataError:
+        return None
+    return precompiled.load_index(path, key)
 
 
 def _tags_of(feeds: Mapping[str, Feed], labels: frozenset[str]) -> frozenset[str]:

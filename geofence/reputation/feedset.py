@@ -41,7 +41,6 @@ FeedsSpec = Union[None, bool, str, "FeedSet", Sequence[str | FeedSpec | Mapping[
 
 log = logging.getLogger("geofence.feeds")
 
-_new = tuple.__new__
 _AF_INET, _AF_INET6, _inet_pton = socket.AF_INET, socket.AF_INET6, socket.inet_pton
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import NamedTuple
 
-from geofence.facts import ROW_PACKED, ROW_VERSION, FactsRow
+from geofence.facts import FactsRow, address_fields
 from geofence.signals.geometry import haversine_km
 from geofence.signals.keys import digest, network_key, network_text
 from geofence.signals.settings import SignalSettings
@@ -224,10 +224,11 @@ def observation(
 ) -> Observation:
     """The ``Observation`` of a request: ``fingerprint`` is already a ``f:``/``d:`` group."""
     tags = row[_TAGS] or frozenset()
-    packed = row[ROW_PACKED] if len(row) > ROW_PACKED else None
-    version = row[ROW_VERSION] if len(row) > ROW_VERSION else None
+    # A cached row or a ``Facts``: address_fields reads either, by its own layout.
+    fields = address_fields(row)
     network = text = None
-    if isinstance(packed, bytes) and version in (4, 6):
+    if fields is not None:
+        version, packed = fields[1], fields[2]
         network, text = network_key(version, packed), network_text(version, packed)
     asn = row[_ASN]
     relayed = not tags.isdisjoint(settings.tolerated_tags)

@@ -74,7 +74,13 @@ def decide_facts(
     compiled = policy if isinstance(policy, CompiledPolicy) else CompiledPolicy(load_policy(policy))
     record = geo_record(facts or {})
     address = None if ip is None else normalize(ip)
-    full = Facts(address, *record, sources=("facts given directly",))
+    full = Facts(
+        address,
+        *record[:8],
+        ("facts given directly",),
+        (),
+        *record[8:],
+    )
     verdict = compiled.decide(full, path, method)
     return Decision(verdict, full, None, _stamp(compiled.policy))
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from geofence.errors import DataError
-from geofence.facts import GeoRecord
+from geofence.facts import EMPTY_TAGS, GeoRecord
 from geofence.geo import FACT_KINDS, GeoSource, MMDBSource
 
 MAXMIND = Path(__file__).resolve().parents[1] / "data" / "maxmind"
@@ -22,25 +22,45 @@ MakeMMDB = Callable[..., Path]
 ALL_TAGS = frozenset({"anonymous", "vpn", "hosting", "public_proxy", "residential_proxy", "tor"})
 LOCATION = {"country", "registered_country", "represented_country", "continent"}
 
+# (asn, as_org, tags, latitude, longitude) of the City records: MaxMind's test data gives locations.
+LONDON = (None, None, EMPTY_TAGS, 51.5142, -0.0931)
+OXFORD = (None, None, EMPTY_TAGS, 51.75, -1.25)
+TACOMA = (None, None, EMPTY_TAGS, 47.2513, -122.3149)
+LINKOPING = (None, None, EMPTY_TAGS, 58.4167, 15.6167)
 KNOWN_LOOKUPS = [
     ("GeoIP2-Country-Test", "81.2.69.160", GeoRecord("GB", "US", continent="EU")),
     ("GeoIP2-Country-Test", "2a02:d3c0::1", GeoRecord("GB", "GB", continent="EU")),
     ("GeoLite2-Country-Test", "81.2.69.160", GeoRecord("GB", "US", continent="EU")),
     ("GeoIP2-Country-Test", "202.196.224.1", GeoRecord("PH", "PH", "US", continent="AS")),
-    ("GeoIP2-City-Test", "81.2.69.160", GeoRecord("GB", "US", None, ("GB-ENG",), "EU")),
-    ("GeoIP2-City-Test", "2.125.160.216", GeoRecord("GB", "FR", None, ("GB-ENG", "GB-WBK"), "EU")),
-    ("GeoIP2-City-Test", "216.160.83.56", GeoRecord("US", "GB", None, ("US-WA",), "NA")),
-    ("GeoIP2-City-Test", "89.160.20.112", GeoRecord("SE", "DE", None, ("SE-E",), "EU")),
-    ("GeoLite2-City-Test", "81.2.69.160", GeoRecord("GB", "US", None, ("GB-ENG",), "EU")),
+    ("GeoIP2-City-Test", "81.2.69.160", GeoRecord("GB", "US", None, ("GB-ENG",), "EU", *LONDON)),
+    (
+        "GeoIP2-City-Test",
+        "2.125.160.216",
+        GeoRecord("GB", "FR", None, ("GB-ENG", "GB-WBK"), "EU", *OXFORD),
+    ),
+    ("GeoIP2-City-Test", "216.160.83.56", GeoRecord("US", "GB", None, ("US-WA",), "NA", *TACOMA)),
+    ("GeoIP2-City-Test", "89.160.20.112", GeoRecord("SE", "DE", None, ("SE-E",), "EU", *LINKOPING)),
+    ("GeoLite2-City-Test", "81.2.69.160", GeoRecord("GB", "US", None, ("GB-ENG",), "EU", *LONDON)),
     (
         "GeoIP2-Enterprise-Test",
         "74.209.24.0",
-        GeoRecord("US", "US", None, ("US-NY",), "NA", 14671, "FairPoint Communications"),
+        GeoRecord(
+            "US",
+            "US",
+            None,
+            ("US-NY",),
+            "NA",
+            14671,
+            "FairPoint Communications",
+            EMPTY_TAGS,
+            42.3478,
+            -73.5549,
+        ),
     ),
     (
         "GeoIP2-Enterprise-Test",
         "149.101.100.0",
-        GeoRecord("US", "GB", None, (), "NA", 6167, "CELLCO-PART"),
+        GeoRecord("US", "GB", None, (), "NA", 6167, "CELLCO-PART", EMPTY_TAGS, 37.751, -97.822),
     ),
     ("GeoLite2-ASN-Test", "1.128.0.0", GeoRecord(asn=1221, as_org="Telstra Pty Ltd")),
     ("GeoLite2-ASN-Test", "2600:6000::", GeoRecord(asn=237, as_org="Merit Network Inc.")),
@@ -58,8 +78,9 @@ KNOWN_LOOKUPS = [
 MISSES = ["10.0.0.1", "192.0.2.1", "2001:db8::1"]
 PROVIDES = {
     "GeoIP2-Country-Test": LOCATION,
-    "GeoIP2-City-Test": LOCATION | {"regions"},
-    "GeoIP2-Enterprise-Test": LOCATION | {"regions", "asn", "as_org", "tags"},
+    "GeoIP2-City-Test": LOCATION | {"regions", "latitude", "longitude"},
+    "GeoIP2-Enterprise-Test": LOCATION
+    | {"regions", "latitude", "longitude", "asn", "as_org", "tags"},
     "GeoLite2-ASN-Test": {"asn", "as_org"},
     "GeoIP2-ISP-Test": {"asn", "as_org"},
     "GeoIP2-Anonymous-IP-Test": {"tags"},
@@ -339,14 +360,14 @@ def test_the_embedded_data_is_mapped_in_place_and_other_files_are_private_copies
     from geofence.embedded import default_geo_paths
     from geofence.geo import open_geo
 
-    country, asn = (str(p.resolve()) for p in default_geo_paths())
+    country, asn, regions = (str(p.resolve()) for p in default_geo_paths())
     copied = tmp_path / "country.mmdb"
     copied.write_bytes(Path(country).read_bytes())
     embedded, user = open_geo(None), MMDBSource(copied)
     try:
         maps = _mapped_files()
         # Every worker maps the same installed pages: no private copy of the embedded files.
-        assert {country, asn} <= maps
+        assert {country, asn, regions} <= maps
         assert str(copied) not in maps  # a user's file: a private copy, mapped instead
         assert not user.shared
         for ip in ("81.2.69.142", "8.8.8.8", "2a02:d3c0::1", "1.0.0.1", "2001:4860::1"):
