@@ -71,7 +71,7 @@ def find_networks(countries: Iterable[str], seed: int, samples: int = 250_000) -
     """A ``Catalogue`` of real networks in ``countries``, from ``samples`` seeded look-ups."""
     wanted = frozenset(countries)
     rng = random.Random(seed)  # noqa: S311 (a simulation, not secrets)
-    country_path, asn_path = default_geo_paths()
+    country_path, asn_path = default_geo_paths()[:2]
     catalogue = Catalogue()
     seen: set[int] = set()
     kinds = ((RESIDENTIAL, catalogue.residential), (MOBILE, catalogue.mobile),
