@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import lookups, policies, ranges, report, serving, startup, store
+from benchmarks import lookups, policies, ranges, report, serving, signals, startup, store
 from benchmarks.addresses import public_addresses
 from benchmarks.measure import Section, Sizes
 
@@ -32,6 +32,7 @@ SECTIONS: dict[str, SectionRun] = {
     "startup": lambda sizes, _: startup.startup(sizes),
     "middleware": serving.throughput,
     "store": store.state_store,
+    "signals": signals.account_signals,
 }
 
 

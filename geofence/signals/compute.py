@@ -162,7 +162,8 @@ def assess(
         put("declared_mismatch", share, (seen, f"{count('mismatches')} of {requests} requests"))
     if obs.fingerprint is not None:
         kind = "derived from headers (weak)" if derived else "given by the application"
-        put("fingerprint_accounts", count("fingerprint_accounts"), (f"fingerprint {kind}",))
+        scale = settings.derived_fingerprint_tolerance if derived else 1.0
+        put("fingerprint_accounts", count("fingerprint_accounts"), (f"fingerprint {kind}",), scale)
     anonymized = f"{count('anonymized')} of {requests} requests from anonymizer-tagged addresses"
     put("anonymizer_share", count("anonymized") / requests, (anonymized,))
     if "travel" in where:
@@ -230,9 +231,13 @@ def observation(
         version, packed = fields[1], fields[2]
         network, text = network_key(version, packed), network_text(version, packed)
     asn = row[_ASN]
-    tolerated = not tags.isdisjoint(settings.tolerated_tags) or asn in tolerated_asns
+    relayed = not tags.isdisjoint(settings.tolerated_tags)
+    tolerated = relayed or asn in tolerated_asns
+    # A tolerated relay (Private Relay) keeps the user's country; a VPN list that also names
+    # its egress (x4bnet does) must not make its users look like anonymizer users.
+    anonymized = not relayed and not tags.isdisjoint(settings.anonymizer_tags)
     return Observation(
         digest(account, "account"), t, row[_COUNTRY], declared, network, text, asn,
-        fingerprint, not tags.isdisjoint(settings.anonymizer_tags), tolerated,
+        fingerprint, anonymized, tolerated,
         None if row[0] is None else locate(row), created,
     )  # fmt: skip

@@ -35,15 +35,31 @@ class Threshold(BaseModel):
     weight: float = Field(ge=0, le=1)
 
 
+# Why each default (research/accounts.md; tuned against ``geofence simulate``, see the README):
+# - network_accounts and asn_accounts are weak alone: CGNAT carriers and corporate egress put
+#   hundreds of honest accounts behind one /24 (Casado & Freedman), so they only add weight;
+# - network_new_accounts counts accounts new to the fleet (or created) within the day: AWS
+#   ACFP flags > 20 sign-ups per address per 10 minutes and Auth0 throttles 50 a day, so 30 a
+#   day per /24 (a team onboarding on one office network stays under it);
+# - asn_accounts: a large ISP carries thousands of honest accounts a day, so only a small AS
+#   with thousands says anything (5,000, and a small weight);
+# - declared_mismatch, travel_kmh and account_countries are what an honest traveller shows (a
+#   flight, a second country, a day away from the declared one), so even together they stay
+#   below a challenge (0.25 + 0.3, and 4 countries a day); travel follows Okta's 805 and
+#   Elastic's 800 km/h, judged on coarse centroids without City data;
+# - fingerprint_accounts: 25 accounts on one application-given fingerprint (a device id, an
+#   edge JA4) is a farm (Castle multiple_accounts_per_device, Turnstile > 3 per id an hour);
+#   a fingerprint derived from SDK headers is shared by every honest user of one build, so its
+#   threshold is ``derived_fingerprint_tolerance`` times higher.
 _DEFAULTS: dict[str, Threshold] = {
-    "account_countries": Threshold(threshold=3, weight=0.35),
+    "account_countries": Threshold(threshold=4, weight=0.35),
     "account_networks": Threshold(threshold=8, weight=0.25),
     "account_asns": Threshold(threshold=5, weight=0.3),
-    "network_accounts": Threshold(threshold=15, weight=0.45),
-    "asn_accounts": Threshold(threshold=300, weight=0.15),
-    "network_new_accounts": Threshold(threshold=5, weight=0.6),
-    "declared_mismatch": Threshold(threshold=0.5, weight=0.45),
-    "travel_kmh": Threshold(threshold=800, weight=0.45),
+    "network_accounts": Threshold(threshold=50, weight=0.2),
+    "asn_accounts": Threshold(threshold=5000, weight=0.05),
+    "network_new_accounts": Threshold(threshold=30, weight=0.6),
+    "declared_mismatch": Threshold(threshold=0.5, weight=0.25),
+    "travel_kmh": Threshold(threshold=800, weight=0.3),
     "fingerprint_accounts": Threshold(threshold=25, weight=0.6),
     "anonymizer_share": Threshold(threshold=0.5, weight=0.35),
 }
@@ -65,9 +81,14 @@ class SignalSettings(BaseModel):
     """Two locations closer than this never make a travel speed (GeoIP error, commuting)."""
     min_requests: int = Field(default=5, ge=1)
     """Share signals (declared_mismatch, anonymizer_share) score only past this many requests."""
-    derived_fingerprint_weight: float = Field(default=0.25, ge=0, le=1)
-    """The fingerprint weight when geofence derived it from headers (weak: popular SDK and
-    browser versions are shared by many honest accounts) instead of the application."""
+    derived_fingerprint_weight: float = Field(default=0.6, ge=0, le=1)
+    """The fingerprint weight when geofence derived it from headers instead of the
+    application's (judged against the tolerated threshold below)."""
+    derived_fingerprint_tolerance: float = Field(default=40, ge=1)
+    """The factor on the fingerprint threshold when geofence derived the fingerprint from
+    headers (weak: every honest user of one popular SDK build on one platform shares it). The
+    default, 1,000 accounts a day, sits about 7x above the most common honest build among
+    20,000 simulated accounts; raise it with traffic (about 1% of daily active accounts)."""
     tolerated_tags: Annotated[tuple[str, ...], Field()] = ("relay",)
     """Addresses with these tags (Apple Private Relay, shared by many honest users) get the
     network and ASN thresholds multiplied by ``tolerance``, and no travel or mismatch."""

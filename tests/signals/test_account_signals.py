@@ -9,6 +9,7 @@ import pytest
 
 from geofence import Geofence, Request, Signal
 from geofence.errors import PolicyError
+from geofence.signals.settings import DEFAULT_SETTINGS
 
 T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
 POLICY = {
@@ -123,7 +124,7 @@ def test_the_shipped_accounts_policy_runs_on_the_embedded_data() -> None:
     assert gf.evaluate("81.2.69.142").allowed  # GB, served
     farm = [
         gf.evaluate(Request(ip=f"81.2.69.{i}", account=f"new-{i}", account_created=T0, time=T0))
-        for i in range(12)
+        for i in range(32)
     ]
     gf.close()
     assert farm[0].allowed
@@ -137,3 +138,29 @@ def test_signal_rules_without_a_store_are_a_construction_error() -> None:
         Geofence(POLICY, store=None)
     address_only = {"name": "plain", "default": "allow", "rules": []}
     Geofence(address_only, store=None).close()
+
+
+def test_private_relay_egress_on_a_vpn_list_is_not_an_anonymizer() -> None:
+    # 104.28.33.17 is Apple Private Relay egress that the embedded x4bnet VPN list names too:
+    # tolerated as a relay, it must not count towards the account's anonymizer share.
+    gf = Geofence(POLICY, feeds=["embedded"])
+    decisions = [
+        gf.evaluate(Request(ip="104.28.33.17", account="r", time=T0 + timedelta(minutes=i)))
+        for i in range(6)
+    ]
+    gf.close()
+    assert {"relay", "vpn"} <= decisions[-1].tags
+    assert decisions[-1].signals["anonymizer_share"].value == 0.0
+    assert decisions[-1].score < 0.5
+
+
+def test_a_fingerprint_derived_from_headers_is_judged_against_a_tolerated_threshold() -> None:
+    gf = Geofence(POLICY)
+    headers = {"user-agent": "Anthropic/Python 0.40.0", "x-stainless-lang": "python"}
+    derived = gf.evaluate(Request(ip="81.2.69.10", account="d", headers=headers, time=T0))
+    given = gf.evaluate(Request(ip="81.2.69.10", account="g", fingerprint="dev-1", time=T0))
+    gf.close()
+    base = DEFAULT_SETTINGS.of("fingerprint_accounts").threshold
+    tolerance = DEFAULT_SETTINGS.derived_fingerprint_tolerance
+    assert given.signals["fingerprint_accounts"].threshold == base
+    assert derived.signals["fingerprint_accounts"].threshold == base * tolerance
