@@ -127,3 +127,14 @@ def plot(section: Section, path: Path) -> bool:
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+def put_block(path: Path, start: str, end: str, block: str) -> None:
+    """Replace the text between ``start`` and ``end`` in ``path`` by ``block`` (which carries
+    the markers), or append it the first time: each benchmark owns one block of RESULTS.md."""
+    text = path.read_text() if path.exists() else ""
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)

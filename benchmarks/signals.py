@@ -98,12 +98,7 @@ def write_results(section: Section, path: Path, elapsed: float, command: str) ->
     busy = f"- load average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores"
     block = "\n".join([START, "", f"## Account signals (`{command}`, {elapsed:.0f} s)", "",
                        *report.machine(), busy, "", *report.table([section]), "", END])  # fmt: skip
-    text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
+    report.put_block(path, START, END, block)
     return block
 
 

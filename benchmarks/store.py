@@ -269,12 +269,7 @@ def write_results(section: Section, path: Path, elapsed: float) -> str:
 
     block = "\n".join([START, "", f"## State store (`python -m benchmarks.store`, {elapsed:.0f} s)",
                        "", *report.machine(), "", *report.table([section]), "", END])  # fmt: skip
-    text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
+    report.put_block(path, START, END, block)
     return block
 
 
