@@ -221,7 +221,7 @@ def memory_store(s: Section, calls: int, accounts: int) -> None:
 
     filled, added = rss_added(fill)
     assert isinstance(filled, MemoryStore)
-    units = filled._cache.currsize / accounts
+    units = filled.units / accounts
     s.add("memory:// RSS per tracked account (a day)", added / accounts, "B",
           note=f"all four groups, RSS growth (coarse); {units:.1f} max_size units")  # fmt: skip
 

@@ -3,119 +3,106 @@
 Bounds (both options of the URL, e.g. ``memory://?max_size=200000&max_members=500``):
 
 - ``max_size`` (default 250,000) *units*: one per counter plus one per distinct member it
-  holds. Past it the least recently used counters are evicted (cachetools ``LRUCache``), so a
-  flood of new accounts or networks pushes out the quietest ones instead of growing memory.
-  Measured (``benchmarks/store.py``): about 370 bytes per unit and 55 units per account with a
-  day of activity, so the default holds about 4,500 such accounts in about 90 MB.
+  holds. Past it the least recently used *groups* (an account's, a network's counters) are
+  evicted whole, so a flood of new accounts or networks pushes out the quietest ones instead
+  of growing memory. Measured (``benchmarks/store.py``, a day of 24 requests per account):
+  about 120 bytes per unit and 55 units per account on the benchmark's 15-op requests, 28
+  through the signal stage, so the default holds about 9,000 of the former and about
+  20,000 of the latter (about 35 MB).
 - ``max_members`` (default 1,000) distinct members per counter over its window. A counter that
   holds that many is *saturated*: it stops taking new members and reads ``max_members`` (a
   lower bound) until old members leave the window. Thresholds sit far below it.
 
 Distinct counts are exact below saturation (members are kept by their ``hash()``, which is
-per process and never leaves it). Wall-clock expiry follows the Redis keys': a bucket lives
-``window_s`` plus one bucket after its last write. Out-of-order request times inside one
-window count a member in its latest bucket.
+per process and never leaves it). Wall-clock expiry bounds memory as the Redis keys' TTLs do:
+a counter lives ``window_s`` plus one bucket after its last write (Redis arms each bucket key;
+one deadline per counter is what keeps a counter small here). Out-of-order request times
+inside one window count a member in its latest bucket.
+
+The signal stage reaches the counters through ``group`` and the ``distinct``/``count``/
+``value`` methods under ``lock`` (signals/local.py), without building an ``Op`` per counter;
+``apply`` is the same methods driven by ``Op``s, so both paths share every rule above.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
-
-from cachetools import LRUCache
 
 from geofence.errors import ConfigurationError
 from geofence.store.protocol import BUCKETS, Op, Result, StoreHealth
 
-__all__ = ["MAX_MEMBERS", "MAX_SIZE", "MemoryStore"]
+__all__ = ["MAX_MEMBERS", "MAX_SIZE", "CounterKey", "Group", "MemoryStore", "counter_key"]
 
-MAX_SIZE = 250_000  # units (see above): about 90 MB at most
+MAX_SIZE = 250_000  # units (see above)
 MAX_MEMBERS = 1_000
 _SPAN = BUCKETS - 1  # buckets before (or after) the current one that a window can reach
-_NO_BUCKET = sys.maxsize
+
+CounterKey = tuple[str, str, float]
+"""(counter name, kind letter, window): the same tuple object for every group (see
+``counter_key``), so a group's dict holds a pointer, not a key of its own."""
+_KEYS: dict[CounterKey, CounterKey] = {}
+_KEYS_KEPT = 4096  # distinct (name, kind, window) keys interned; more still work, unshared
+_INTS: dict[int, int] = {}  # bucket numbers, interned: every member of a bucket shares one int
 
 
-class _Windowed:
-    """Each live bucket's expiry, and bounds that tell at a glance whether any needs pruning."""
-
-    __slots__ = ("expiry", "high", "low", "soonest")
-    units = 1
-
-    def __init__(self) -> None:
-        self.expiry: dict[int, float] = {}
-        self.low, self.high, self.soonest = _NO_BUCKET, -_NO_BUCKET, math.inf
-
-    def touch(self, b: int, wall: float, ttl: float) -> None:
-        """Prune buckets out of reach of bucket ``b`` or expired, then (re-)arm ``b``."""
-        if self.low < b - _SPAN or self.high > b + _SPAN or self.soonest <= wall:
-            self.expiry = {
-                k: t for k, t in self.expiry.items() if b - _SPAN <= k <= b + _SPAN and t > wall
-            }
-            self.dropped()
-            live = self.expiry
-            self.low = min(live, default=_NO_BUCKET)
-            self.high = max(live, default=-_NO_BUCKET)
-            self.soonest = min(live.values(), default=math.inf)
-        expires = wall + ttl
-        self.expiry[b] = expires
-        if b < self.low:
-            self.low = b
-        if b > self.high:
-            self.high = b
-        if expires < self.soonest:
-            self.soonest = expires
-
-    def dropped(self) -> None:
-        """Forget what lived in buckets no longer in ``expiry``."""
+def counter_key(name: str, kind: str, window_s: float) -> CounterKey:
+    """The interned key of counter ``name`` of ``kind`` (``d``, ``c``, ``swap``, ``first``)."""
+    key = (name, kind, float(window_s))
+    held = _KEYS.get(key)
+    if held is not None:
+        return held
+    if len(_KEYS) < _KEYS_KEPT:
+        _KEYS[key] = key
+    return key
 
 
-class _Distinct(_Windowed):
+def bucket(now: float, window_s: float) -> int:
+    """The (interned) bucket index of request time ``now``."""
+    b = math.floor(now / (window_s / BUCKETS))
+    held = _INTS.get(b)
+    if held is None:
+        if len(_INTS) > 4096:  # a replay across years: start again rather than grow
+            _INTS.clear()
+        held = _INTS[b] = b
+    return held
+
+
+class _Distinct:
     """Members (by hash) with the latest bucket each was seen in."""
 
-    __slots__ = ("members", "units")
+    __slots__ = ("expires", "high", "low", "members")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, b: int) -> None:
         self.members: dict[int, int] = {}
-        self.units = 1
-
-    def dropped(self) -> None:
-        live = self.expiry
-        self.members = {m: k for m, k in self.members.items() if k in live}
+        self.low = self.high = b
+        self.expires = 0.0
 
 
-class _Count(_Windowed):
+class _Count:
     """The total of each bucket."""
 
-    __slots__ = ("totals",)
+    __slots__ = ("expires", "high", "low", "totals")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, b: int) -> None:
         self.totals: dict[int, int] = {}
-
-    def dropped(self) -> None:
-        live = self.expiry
-        self.totals = {k: n for k, n in self.totals.items() if k in live}
+        self.low = self.high = b
+        self.expires = 0.0
 
 
 class _Value:
     __slots__ = ("expires", "value")
-    units = 1
 
-    def __init__(self, value: str, expires: float) -> None:
+    def __init__(self, value: object, expires: float) -> None:
         self.value = value
         self.expires = expires
 
 
-_Entry = _Windowed | _Value
-_Key = tuple[str, str, str, float]
-
-
-def _units(entry: _Entry) -> int:
-    return entry.units
+Group = dict[CounterKey, "_Distinct | _Count | _Value"]
+"""One group's counters (an account's, a network's), evicted together."""
 
 
 class MemoryStore:
@@ -131,93 +118,150 @@ class MemoryStore:
         self.url = url
         self.max_size = max_size
         self.max_members = max_members
-        self._cache: LRUCache[_Key, _Entry] = LRUCache(maxsize=max_size, getsizeof=_units)
-        self._lock = threading.Lock()
-        self._clock = time.monotonic  # wall clock of the TTLs; request time drives windows
+        self.units = 0
+        """Units held now (see the module docstring); at most ``max_size`` between calls."""
+        self.lock = threading.Lock()
+        self.clock = time.monotonic  # wall clock of the TTLs; request time drives windows
+        self._groups: OrderedDict[str, Group] = OrderedDict()
 
     def apply(self, ops: Sequence[Op], now: float) -> list[Result]:
         """Apply ``ops`` at request time ``now``; results align with ``ops``."""
         if not math.isfinite(now):
             raise ValueError(f"now must be finite epoch seconds, not {now!r}")
-        with self._lock:
-            wall = self._clock()
-            out: list[Result] = []
+        out: list[Result] = []
+        with self.lock:
+            wall = self.clock()
             for op in ops:
-                kind = op.kind
+                counters = self.group(op.group)
+                kind, w = op.kind, op.window_s
                 if kind == "distinct":
-                    out.append(self._distinct(op, now, wall))
+                    key = counter_key(op.name, "d", w)
+                    out.append(self.distinct(counters, key, hash(op.value), bucket(now, w), wall))
                 elif kind == "count":
-                    out.append(self._count(op, now, wall))
+                    key = counter_key(op.name, "c", w)
+                    out.append(self.count(counters, key, op.amount, bucket(now, w), wall))
                 else:
-                    out.append(self._value(op, wall))
-            return out
+                    key = counter_key(op.name, kind, 0.0)
+                    held = self.value(counters, key, kind == "first", op.value, wall, w)
+                    out.append(held if held is None else str(held))
+            self.settle()
+        return out
 
     async def aapply(self, ops: Sequence[Op], now: float) -> list[Result]:
         """Same as ``apply``: nothing here waits on I/O."""
         return self.apply(ops, now)
 
-    def _distinct(self, op: Op, now: float, wall: float) -> int:
-        key = (op.group, op.name, "d", op.window_s)
-        entry = self._cache.get(key)
-        fresh = entry.__class__ is not _Distinct
-        if fresh:
-            entry = _Distinct()
-        assert isinstance(entry, _Distinct)
-        window = op.window_s
-        b = math.floor(now / (window / BUCKETS))  # bucket_of(), inline: this is the hot path
-        entry.touch(b, wall, window + window / BUCKETS)
-        members = entry.members
-        h = hash(op.value)
-        seen = members.get(h)
+    # -- the counters, for callers holding ``lock`` ------------------------------------------
+
+    def group(self, name: str) -> Group:
+        """Group ``name``'s counters, now the most recently used (created when absent)."""
+        groups = self._groups
+        counters = groups.get(name)
+        if counters is None:
+            counters = groups[name] = {}
+        else:
+            groups.move_to_end(name)
+        return counters
+
+    def distinct(self, counters: Group, key: CounterKey, member: int, b: int, wall: float) -> int:
+        """Add ``member`` (a hash) in bucket ``b``; the distinct members of its window."""
+        c = counters.get(key)
+        if c is None or c.__class__ is not _Distinct or c.expires <= wall:
+            if c is not None:
+                self.units -= _units(c)
+            c = counters[key] = _Distinct(b)
+            self.units += 1
+        assert isinstance(c, _Distinct)
+        c.expires = wall + key[2] * (1 + 1 / BUCKETS)
+        members = c.members
+        if c.low < b - _SPAN or c.high > b + _SPAN:  # some member is out of this window's reach
+            kept = {m: k for m, k in members.items() if b - _SPAN <= k <= b + _SPAN}
+            self.units -= len(members) - len(kept)
+            c.members = members = kept
+            c.low, c.high = min(kept.values(), default=b), max(kept.values(), default=b)
+        seen = members.get(member)
         if seen is None:
             if len(members) < self.max_members:
-                members[h] = b
+                members[member] = b
+                self.units += 1
         elif seen < b:
-            members[h] = b
-        size = len(members)
-        if entry.units != size + 1 or fresh:
-            entry.units = size + 1
-            self._cache[key] = entry  # re-inserting re-weighs it for the LRU bound
-        if entry.high > b:  # a later bucket exists (request times out of order): count ours
+            members[member] = b
+        if b < c.low:
+            c.low = b
+        if b > c.high:
+            c.high = b
+        if c.high > b:  # a later bucket exists (request times out of order): count ours
             return sum(1 for k in members.values() if k <= b)
-        return size
+        return len(members)
 
-    def _count(self, op: Op, now: float, wall: float) -> int:
-        key = (op.group, op.name, "c", op.window_s)
-        entry = self._cache.get(key)
-        if entry.__class__ is not _Count:
-            entry = self._cache[key] = _Count()
-        assert isinstance(entry, _Count)
-        window = op.window_s
-        b = math.floor(now / (window / BUCKETS))
-        entry.touch(b, wall, window + window / BUCKETS)
-        totals = entry.totals
-        totals[b] = totals.get(b, 0) + op.amount
-        if entry.high > b:
+    def count(self, counters: Group, key: CounterKey, amount: int, b: int, wall: float) -> int:
+        """Add ``amount`` in bucket ``b``; the window's total."""
+        c = counters.get(key)
+        if c is None or c.__class__ is not _Count or c.expires <= wall:
+            if c is not None:
+                self.units -= _units(c) - 1
+            else:
+                self.units += 1
+            c = counters[key] = _Count(b)
+        assert isinstance(c, _Count)
+        c.expires = wall + key[2] * (1 + 1 / BUCKETS)
+        totals = c.totals
+        if c.low < b - _SPAN or c.high > b + _SPAN:
+            c.totals = totals = {k: n for k, n in totals.items() if b - _SPAN <= k <= b + _SPAN}
+            c.low, c.high = min(totals, default=b), max(totals, default=b)
+        totals[b] = totals.get(b, 0) + amount
+        if b < c.low:
+            c.low = b
+        if b > c.high:
+            c.high = b
+        elif c.high > b:  # a later bucket exists (request times out of order): count ours
             return sum(n for k, n in totals.items() if k <= b)
         return sum(totals.values())
 
-    def _value(self, op: Op, wall: float) -> str | None:
-        key = (op.group, op.name, op.kind, 0.0)
-        entry = self._cache.get(key)
-        held = entry.value if isinstance(entry, _Value) and entry.expires > wall else None
-        expires = wall + op.window_s
-        if op.kind == "first" and held is not None:
-            assert isinstance(entry, _Value)
-            entry.expires = expires
+    def value(
+        self, counters: Group, key: CounterKey, first: bool, value: object, wall: float,
+        life: float,
+    ) -> object:  # fmt: skip
+        """``first``: the value held (``value`` stored when none); else swap: the previous
+        one (``None`` when none), ``value`` stored. Either lives ``life`` s from now."""
+        c = counters.get(key)
+        if isinstance(c, _Value) and c.expires > wall:
+            assert isinstance(c, _Value)
+            c.expires = wall + life
+            if first:
+                return c.value
+            held, c.value = c.value, value
             return held
-        self._cache[key] = _Value(op.value, expires)
-        return held if op.kind == "swap" else op.value
+        if c is None:
+            self.units += 1
+        else:
+            self.units -= _units(c) - 1
+        counters[key] = _Value(value, wall + life)
+        return value if first else None
+
+    def settle(self) -> None:
+        """Evict the least recently used groups until ``max_size`` holds again."""
+        groups = self._groups
+        while self.units > self.max_size and groups:
+            _, counters = groups.popitem(last=False)
+            self.units -= sum(_units(c) for c in counters.values())
 
     def health(self) -> StoreHealth:
         """Always available; ``entries`` is the number of counters held."""
-        return StoreHealth(url=self.url, available=True, entries=len(self._cache))
+        with self.lock:
+            entries = sum(len(counters) for counters in self._groups.values())
+        return StoreHealth(url=self.url, available=True, entries=entries)
 
     def close(self) -> None:
         """Drop every counter."""
-        with self._lock:
-            self._cache.clear()
+        with self.lock:
+            self._groups.clear()
+            self.units = 0
 
     async def aclose(self) -> None:
         """Same as ``close``."""
         self.close()
+
+
+def _units(c: _Distinct | _Count | _Value) -> int:
+    return 1 + len(c.members) if isinstance(c, _Distinct) else 1

@@ -14,7 +14,7 @@ def test_a_flood_of_groups_stays_within_max_size() -> None:
     assert isinstance(store, MemoryStore)
     for i in range(20_000):
         store.apply([Op("distinct", f"n:{i}", "accounts", f"a{i}"), Op("count", f"a:{i}", "n")], T0)
-    assert store._cache.currsize <= 1000
+    assert store.units <= 1000
     health = store.health()
     assert health.entries is not None
     assert 0 < health.entries <= 1000
@@ -35,10 +35,10 @@ def test_members_weigh_in_the_bound() -> None:
     assert isinstance(store, MemoryStore)
     for i in range(60):
         store.apply([Op("distinct", "n:big", "accounts", f"a{i}")], T0)
-    assert store._cache.currsize == 61  # one for the counter, one per member
+    assert store.units == 61  # one for the counter, one per member
     for i in range(60):
         store.apply([Op("count", f"a:{i}", "n")], T0)
-    assert store._cache.currsize <= 100
+    assert store.units <= 100
     # the big counter was the least recently used: evicted as a whole
     assert store.apply([Op("distinct", "n:big", "accounts", "a0")], T0) == [1]
 
