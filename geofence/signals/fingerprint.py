@@ -31,6 +31,9 @@ _VOLATILE = frozenset({
     "x-stainless-retry-count", "x-stainless-timeout", "x-api-key", "host",
 })  # fmt: skip
 _MAX_HEADERS = 64  # a client sending thousands of headers costs no more than this many
+_MEMO_KEPT = 4096  # derived fingerprints kept per header set; a flood clears, never grows
+_MEMO_CHARS = 4096  # header sets longer than this are derived afresh, never kept
+_derived: dict[tuple[tuple[str, str], ...], str | None] = {}
 
 
 def _user_agent(value: str) -> str:
@@ -43,6 +46,18 @@ def derive_fingerprint(headers: tuple[tuple[str, str], ...]) -> str | None:
     if not headers:
         return None
     lines = headers[:_MAX_HEADERS]
+    held = _derived.get(lines, "")  # one client build sends the same headers every time
+    if held != "":
+        return held
+    made = _derive(lines)
+    if sum(len(name) + len(value) for name, value in lines) <= _MEMO_CHARS:  # bytes bounded
+        if len(_derived) >= _MEMO_KEPT:
+            _derived.clear()
+        _derived[lines] = made
+    return made
+
+
+def _derive(lines: tuple[tuple[str, str], ...]) -> str:
     first: dict[str, str] = {}
     order: list[str] = []
     for name, value in lines:
