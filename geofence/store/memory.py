@@ -2,13 +2,14 @@
 
 Bounds (both options of the URL, e.g. ``memory://?max_size=200000&max_members=500``):
 
-- ``max_size`` (default 250,000) *units*: one per counter plus one per distinct member it
+- ``max_size`` (default 600,000) *units*: one per counter plus one per distinct member it
   holds. Past it the least recently used *groups* (an account's, a network's counters) are
   evicted whole, so a flood of new accounts or networks pushes out the quietest ones instead
-  of growing memory. Measured (``benchmarks/store.py``, a day of 24 requests per account):
-  about 120 bytes per unit and 55 units per account on the benchmark's 15-op requests, 28
-  through the signal stage, so the default holds about 9,000 of the former and about
-  20,000 of the latter (about 35 MB).
+  of growing memory. Measured (a day of 24 requests per account, 2,000 accounts, RSS growth):
+  about 8.1 KB per account (147 bytes per unit, 55 units) on ``benchmarks/store.py``'s 15-op
+  requests, and 14 units per account through the signal stage, so the default holds about
+  11,000 of the former and about 42,000 of the latter in about 90 MB (before: 19 KB and
+  370 bytes per unit, 4,500 accounts in the 250,000 units of the old default).
 - ``max_members`` (default 1,000) distinct members per counter over its window. A counter that
   holds that many is *saturated*: it stops taking new members and reads ``max_members`` (a
   lower bound) until old members leave the window. Thresholds sit far below it.
@@ -37,7 +38,7 @@ from geofence.store.protocol import BUCKETS, Op, Result, StoreHealth
 
 __all__ = ["MAX_MEMBERS", "MAX_SIZE", "CounterKey", "Group", "MemoryStore", "counter_key"]
 
-MAX_SIZE = 250_000  # units (see above)
+MAX_SIZE = 600_000  # units (see above): about 90 MB at most
 MAX_MEMBERS = 1_000
 _SPAN = BUCKETS - 1  # buckets before (or after) the current one that a window can reach
 
