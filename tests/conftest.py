@@ -4,6 +4,7 @@ real HTTP server on 127.0.0.1 for feed downloads, and real Redis servers for the
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -18,6 +19,11 @@ from netaddr import IPSet
 
 from geofence.testing.redis_server import RedisCluster, RedisServer
 from geofence.testing.redis_server import command as redis_command
+
+# Interval tables (geofence/geo/table_cache.py): none from the user's cache; tests that use them
+# build their own into a temporary directory.
+os.environ["GEOFENCE_CACHE_DIR"] = tempfile.mkdtemp(prefix="geofence-tables-")
+os.environ.setdefault("GEOFENCE_TABLES", "cached")
 
 MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"
 
