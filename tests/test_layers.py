@@ -42,6 +42,7 @@ PARTS: dict[str, tuple[int, str]] = {
     "geofence.hotpath": (4, "engine"),
     "geofence.stages": (4, "engine"),
     "geofence.lifecycle": (4, "engine"),
+    "geofence.form_cache": (4, "engine"),
 }
 FACES = (5, "faces")  # everything else: middleware, framework integrations, CLI, testing, audit
 
