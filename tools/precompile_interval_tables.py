@@ -2,9 +2,9 @@
 
     python tools/precompile_interval_tables.py [--embedded] [PATHS...]
 
-Without arguments: the embedded data (country + ASN + region layer, what ``Geofence()`` loads)
-and the embedded country database alone. With paths: the table of those files, in that order
-(as ``geo=[...]`` lists them). Tables go to geofence's cache directory
+Without arguments: the embedded data (country + ASN + region layer, what ``Geofence()`` loads),
+country + ASN, and the embedded country database alone (the benchmarks' shapes). With paths:
+the table of those files, in that order (as ``geo=[...]``). Tables go to geofence's cache dir
 (``$GEOFENCE_CACHE_DIR/tables``, else ``~/.cache/geofence/tables``), keyed by the SHA-256 of
 the files, where every later process maps them (``GEOFENCE_TABLES=cached``, the default).
 Run it at image or package build time, and after replacing a database file.
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", help=".mmdb files, in geo= order")
     args = parser.parse_args(argv)
     country, asn, regions = (str(p) for p in default_geo_paths())
-    sets = [args.paths] if args.paths else [[country, asn, regions], [country]]
+    sets = [args.paths] if args.paths else [[country, asn, regions], [country, asn], [country]]
     for paths in sets:
         took = precompile(paths)
         print(f"{' + '.join(os.path.basename(p) for p in paths)}: {took:.1f} s", file=sys.stderr)
