@@ -22,7 +22,7 @@ from geofence.testing.redis_server import command as redis_command
 
 # Interval tables (geofence/geo/table_cache.py): none from the user's cache; tests that use them
 # build their own into a temporary directory.
-os.environ["GEOFENCE_CACHE_DIR"] = tempfile.mkdtemp(prefix="geofence-tables-")
+os.environ["GEOFENCE_TABLES_DIR"] = tempfile.mkdtemp(prefix="geofence-tables-")
 os.environ.setdefault("GEOFENCE_TABLES", "cached")
 
 MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"

@@ -5,7 +5,7 @@
 Without arguments: the embedded data (country + ASN + region layer, what ``Geofence()`` loads),
 country + ASN, and the embedded country database alone (the benchmarks' shapes). With paths:
 the table of those files, in that order (as ``geo=[...]``). Tables go to geofence's cache dir
-(``$GEOFENCE_CACHE_DIR/tables``, else ``~/.cache/geofence/tables``), keyed by the SHA-256 of
+(``$GEOFENCE_TABLES_DIR``, else ``~/.cache/geofence/tables``), keyed by the SHA-256 of
 the files, where every later process maps them (``GEOFENCE_TABLES=cached``, the default).
 Run it at image or package build time, and after replacing a database file.
 """

@@ -1,7 +1,7 @@
 """Where interval tables live: one file per data version on disk, one slot per row maker.
 
 A table is keyed by the SHA-256 of its source files (and the table format), kept under
-``$GEOFENCE_CACHE_DIR/tables`` (else ``$XDG_CACHE_HOME/geofence/tables``, else
+``$GEOFENCE_TABLES_DIR`` (else ``$XDG_CACHE_HOME/geofence/tables``, else
 ``~/.cache/geofence/tables``) and memory-mapped, so a restart or a second worker maps the
 file another process built instead of building its own. A ``TableSlot`` finds or builds the
 table in a background thread, never on the request path: until it is ready (and after a hot
@@ -42,9 +42,9 @@ def tables_mode() -> str:
 
 def cache_dir() -> Path:
     """The directory of cached tables (created on first write)."""
-    base = os.environ.get("GEOFENCE_CACHE_DIR")
-    if base:
-        return Path(base) / "tables"
+    chosen = os.environ.get("GEOFENCE_TABLES_DIR")  # as GEOFENCE_FEEDS_DIR is for feeds
+    if chosen:
+        return Path(chosen)
     xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(xdg) / "geofence" / "tables"
 

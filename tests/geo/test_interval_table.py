@@ -38,7 +38,7 @@ NORMALIZER = Normalizer()
 def tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Tables built on demand into a fresh cache directory."""
     monkeypatch.setenv("GEOFENCE_TABLES", "build")
-    monkeypatch.setenv("GEOFENCE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GEOFENCE_TABLES_DIR", str(tmp_path / "tables"))
     return cache_dir()
 
 
@@ -161,7 +161,7 @@ def city_geo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RowMake
     data = Path(__file__).resolve().parents[1] / "data" / "maxmind" / "test-data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GEOFENCE_TABLES", "build")
-        patch.setenv("GEOFENCE_CACHE_DIR", str(tmp_path_factory.mktemp("tables")))
+        patch.setenv("GEOFENCE_TABLES_DIR", str(tmp_path_factory.mktemp("tables")))
         geo = open_geo([data / "GeoIP2-City-Test.mmdb", data / "GeoLite2-ASN-Test.mmdb"])
         tabled = row_maker(geo)
         assert tabled is not None
