@@ -20,10 +20,11 @@ from netaddr import IPSet
 from geofence.testing.redis_server import RedisCluster, RedisServer
 from geofence.testing.redis_server import command as redis_command
 
-# Interval tables (geofence/geo/table_cache.py): none from the user's cache; tests that use them
-# build their own into a temporary directory.
+# Interval tables (geofence/geo/table_cache.py): none from the user's cache, and none looked for
+# (each Geofence would hash its files in a thread); tests/geo/test_interval_table.py builds its
+# own into temporary directories.
 os.environ["GEOFENCE_TABLES_DIR"] = tempfile.mkdtemp(prefix="geofence-tables-")
-os.environ.setdefault("GEOFENCE_TABLES", "cached")
+os.environ["GEOFENCE_TABLES"] = "off"
 
 MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"
 

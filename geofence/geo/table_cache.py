@@ -54,12 +54,26 @@ def table_key(paths: Sequence[str], schemas: Sequence[str]) -> str:
     digest = hashlib.sha256(_FORMAT)
     for path, schema in zip(paths, schemas, strict=True):
         digest.update(schema.encode() + b"\0")
+        digest.update(_file_digest(path))
+    return digest.hexdigest()
+
+
+_DIGESTS: dict[tuple[str, int, int], bytes] = {}  # (path, size, mtime_ns) -> SHA-256
+
+
+def _file_digest(path: str) -> bytes:
+    # Once per file version and process: every Geofence over the embedded data would otherwise
+    # hash its ~30 MB again.
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    found = _DIGESTS.get(key)
+    if found is None:
         file_digest = hashlib.sha256()
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 file_digest.update(chunk)
-        digest.update(file_digest.digest())
-    return digest.hexdigest()
+        found = _DIGESTS[key] = file_digest.digest()
+    return found
 
 
 class TableSlot:
