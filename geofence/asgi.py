@@ -92,10 +92,14 @@ class GeofenceMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        request = _from_asgi(scope, headers=self._headers)
-        if self._identifies:  # an account may need the store: awaited, never blocking the loop
+        outcome = self.enforcement.check_form(scope, _from_asgi, scope.get("raw_path"))
+        if outcome is not None:
+            pass  # decided from the caches: the usual request of a known client
+        elif self._identifies:  # an account may need the store: awaited, never blocking the loop
+            request = _from_asgi(scope, headers=self._headers)
             outcome = await self.enforcement.acheck(request, scope.get("raw_path"), scope)
         else:
+            request = _from_asgi(scope, headers=self._headers)
             outcome = self.enforcement.check(request, scope.get("raw_path"))
         state = scope.get("state")
         if state is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
@@ -77,6 +77,9 @@ class Enforcement:
         walk through trusted proxies, else none (converting each line costs ~1 us a request)."""
         self.exempt_paths = check.exempt_paths(adapter, get("exempt_paths", ()))
         self._routes = check.routes(adapter, self.geofence, get("routes", {}))
+        # Nothing but the client decides a request (no identify, one policy for every path, no
+        # exempt path to compare): a decision cached for it needs no Request (check_form).
+        self._by_form = self.identifier is None and not self._routes and not self.exempt_paths
         self.report_only = check.flag(adapter, "report_only", get("report_only", False))
         self._expose_facts = check.flag(adapter, "expose_facts", get("expose_facts", False))
         self._link = check.blocked_by(adapter, get("blocked_by"))
@@ -112,6 +115,25 @@ class Enforcement:
         if isinstance(raw_path, (bytes, bytearray)):
             raw_path = bytes(raw_path).decode("latin-1")
         return isinstance(raw_path, str) and raw_path.partition("?")[0] == path
+
+    def check_form(
+        self,
+        form: Mapping[Any, Any],
+        build: Callable[..., Request],
+        raw_path: object = None,
+    ) -> Outcome | None:
+        """The outcome for a scope or environ whose decision is cached for its client (see
+        ``Geofence.evaluate_cached``), or ``None``: then ``check`` the ``Request``. ``build``
+        (``Request.from_asgi`` or ``from_wsgi``) makes that ``Request`` from ``form`` here only
+        for a block response."""
+        if not self._by_form:
+            return None
+        decision = self.geofence.evaluate_cached(form)
+        if decision is None:
+            return None
+        if decision.action is _ALLOW:
+            return Outcome(decision, None, False)
+        return self.respond(decision, build(form, headers=self.needs_headers), raw_path)
 
     def check(self, request: Request, raw_path: object = None, native: object = None) -> Outcome:
         """Decide ``request`` (its caller named by ``identify``, which may get the ``native``

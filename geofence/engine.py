@@ -27,12 +27,12 @@ from geofence.composition import (
 from geofence.decision import Decision, PolicyStamp
 from geofence.facts import ROW_SIZE, Facts, facts_of_row
 from geofence.geo import GeoSource, open_geo
+from geofence.lifecycle import FeedRefresh
 from geofence.net import Normalizer
 from geofence.pipeline import Generation, RequestPath
 from geofence.policy import CompiledPolicy, Policy, load_policy
 from geofence.policy.signal_rules import SignalRules
 from geofence.reputation.feedset import FeedSet, FeedsSpec, open_feeds
-from geofence.reputation.fetch import AsyncRefresher, Refresher
 from geofence.reputation.wiring import proxy_groups, with_feeds
 from geofence.rows import row_maker
 from geofence.signals.settings import SignalSettings
@@ -52,7 +52,7 @@ GeoSpec = Union[
 ]
 
 
-class Geofence(RequestPath):
+class Geofence(RequestPath, FeedRefresh):
     """Decides, per request, whether a client may use an endpoint from where it really is.
 
     >>> gf = Geofence(policy="policy.yaml")            # doctest: +SKIP
@@ -271,35 +271,6 @@ class Geofence(RequestPath):
     def feeds(self) -> FeedSet | None:
         """The reputation feeds in use (``feeds=``), or ``None``."""
         return self._feeds
-
-    # -- feed refresh life cycle (the ASGI middleware's lifespan calls astart/astop) --------
-
-    def start(self, interval: float = 60.0) -> None:
-        """Refresh the feeds in a background thread; a no-op without ``feeds=``.
-
-        For WSGI servers: call it in each worker process, after the fork.
-        """
-        if self._feeds is not None and self._feeds.refresher is None:
-            Refresher(self._feeds, interval).start()
-
-    def stop(self) -> None:
-        """Stop the background refresh (``close()`` does this too)."""
-        refresher = None if self._feeds is None else self._feeds.refresher
-        if isinstance(refresher, Refresher):
-            refresher.stop()
-            self._feeds.refresher = None  # type: ignore[union-attr]
-
-    async def astart(self, interval: float = 60.0) -> None:
-        """Refresh the feeds in an asyncio task on the running loop; a no-op without feeds."""
-        if self._feeds is not None and self._feeds.refresher is None:
-            self._feeds.refresher = AsyncRefresher(self._feeds, interval).start()
-
-    async def astop(self) -> None:
-        """Cancel and await the refresh task started by ``astart()``."""
-        refresher = None if self._feeds is None else self._feeds.refresher
-        if isinstance(refresher, AsyncRefresher):
-            await refresher.stop()
-            self._feeds.refresher = None  # type: ignore[union-attr]
 
     def close(self) -> None:
         """Release the database files (not those of the instance ``with_policy`` came from)."""

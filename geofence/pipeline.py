@@ -24,17 +24,18 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from geofence.cache import LookupCache, client_key
 from geofence.client_ip import ClientIP, ClientIPResolver
 from geofence.decision import AssessedDecision, Decision, PolicyStamp
 from geofence.errors import DataError
 from geofence.facts import ROW_SIZE, FactsRow, GeoRecord, facts_row
+from geofence.form_cache import cached_form_decision
 from geofence.net import Address, Normalizer, Via
 from geofence.request import Request
-from geofence.request_forms import as_request, raw_peer
+from geofence.request_forms import as_request
 
 if TYPE_CHECKING:
     from geofence.geo import GeoSource
@@ -131,16 +132,8 @@ class RequestPath:
                     decision = Decision._make(verdict, entry, None, gen.stamp)
                 else:
                     decision = self._decide(gen, entry, None, "/", "GET")
-            elif (
-                # A scope or environ names no account, so with nobody's headers believed and
-                # a verdict cached for the address alone, the peer is all that is needed.
-                type(request) is dict
-                and self._trusts_nobody
-                and (peer := raw_peer(request)) is not None
-                and (entry := gen.cache.get(peer)) is not None
-                and entry[_NUMBER] is not None
-            ):
-                decision = Decision._make(gen.verdicts[entry[_NUMBER]], entry, None, gen.stamp)
+            elif type(request) is dict and (cached := self._cached_form(gen, request)) is not None:
+                decision = cached
             else:
                 decision = self._evaluate_request(gen, as_request(request))
         except Exception:  # a bug must not open the gate: fail to the unknown action
@@ -148,6 +141,26 @@ class RequestPath:
         if self._on_decision is not None:
             self._report(decision)
         return decision
+
+    def evaluate_cached(self, form: Mapping[Any, Any]) -> Decision | None:
+        """``evaluate(form)`` for a scope or environ when the decision is cached for its client
+        on the address alone, else ``None`` (then call ``evaluate`` with what the caller built):
+        the middleware's way to skip building a ``Request`` for the usual request."""
+        if time.monotonic() >= self._next_check or (
+            self._stale_watch is not None and self._stale_watch()
+        ):
+            self._maybe_reload()
+        try:
+            decision = self._cached_form(self._gen, form)
+        except Exception:  # the full path decides, and logs whatever fails there too
+            return None
+        if decision is not None and self._on_decision is not None:
+            self._report(decision)
+        return decision
+
+    def _cached_form(self, gen: Generation, form: Mapping[Any, Any]) -> Decision | None:
+        header = None if self._trusts_nobody else self._resolver.header
+        return cached_form_decision(gen, form, header)
 
     def _internal_error(self, gen: Generation) -> Decision:
         """The unknown action, for a request whose evaluation raised (a bug, logged)."""

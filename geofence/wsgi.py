@@ -75,7 +75,11 @@ class GeofenceWSGIMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-        outcome = self.enforcement.check(_from_wsgi(environ, headers=self._headers), raw, environ)
+        outcome = self.enforcement.check_form(environ, _from_wsgi, raw)
+        if outcome is None:  # not decided from the caches alone
+            outcome = self.enforcement.check(
+                _from_wsgi(environ, headers=self._headers), raw, environ
+            )
         environ["geofence.decision"] = outcome.decision
         if outcome.exempt:
             environ["geofence.exempt"] = True

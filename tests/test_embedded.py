@@ -70,7 +70,8 @@ def test_provenance_checksums_and_sizes_match_the_files() -> None:
         (data_dir() / "PROVENANCE.md").read_text(encoding="utf-8"),
         re.MULTILINE,
     )
-    assert len(rows) == 10  # the three databases, the alias table and six licence texts
+    # The three databases, the alias table, the two audit-map outline files, seven licence texts.
+    assert len(rows) == 13
     for name, digest, size in rows:
         path = data_dir() / name
         assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size) == (
@@ -89,6 +90,9 @@ def test_notice_credits_every_source() -> None:
         "IP to City Lite",
         "routeviews.org",
         "nro.net",
+        "Made with Natural Earth",
+        "U.S. Census Bureau",
+        "us-atlas",
         "CC BY 4.0",
         "https://creativecommons.org/licenses/by/4.0/",
         "2.3.2026060120",

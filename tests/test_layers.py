@@ -41,6 +41,8 @@ PARTS: dict[str, tuple[int, str]] = {
     "geofence.rows": (4, "engine"),
     "geofence.hotpath": (4, "engine"),
     "geofence.stages": (4, "engine"),
+    "geofence.lifecycle": (4, "engine"),
+    "geofence.form_cache": (4, "engine"),
 }
 FACES = (5, "faces")  # everything else: middleware, framework integrations, CLI, testing, audit
 

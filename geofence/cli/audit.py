@@ -40,7 +40,9 @@ def _add_audit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY")
     _add_request_options(parser)
     parser.add_argument(
-        "--map", metavar="FILE.svg", help="also write a world map coloured by action"
+        "--map",
+        metavar="FILE.svg",
+        help="also write a world map coloured by action (countries, and the US states rules name)",
     )
 
 
@@ -94,8 +96,11 @@ def _audit(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from geofence.audit_map import world_map_svg
 
         by_country = {r.subject.value: r.outcome for r in rows if r.subject.kind == "country"}
+        # A region is decided within its own country only: one row per named region.
+        by_region = {r.subject.value: r.outcome for r in rows if r.subject.kind == "region"}
         note = f"{args.method.upper()} {args.path}"
-        Path(args.map).write_text(world_map_svg(policy, by_country, note), encoding="utf-8")
+        svg = world_map_svg(policy, by_country, note, by_region)
+        Path(args.map).write_text(svg, encoding="utf-8")
         print(f"geofence: map written to {args.map}", file=sys.stderr)
     return EXIT_OK
 

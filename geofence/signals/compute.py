@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from geofence.facts import FactsRow, address_fields
+from geofence.signals.activity import activity_evidence, activity_op
 from geofence.signals.geometry import haversine_km
 from geofence.signals.keys import digest, network_key, network_text
 from geofence.signals.settings import SignalSettings
@@ -95,6 +96,7 @@ def plan(obs: Observation, settings: SignalSettings) -> Plan:
     if obs.fingerprint is not None:
         add("fingerprint_accounts", op("distinct", obs.fingerprint, "acct", obs.account, window=w))
     add("requests", op("count", group, "req", window=w))
+    add("activity_hours", activity_op(group, obs.t, w))
     mismatch = (
         obs.declared is not None
         and obs.country is not None
@@ -164,6 +166,8 @@ def assess(
         kind = "derived from headers (weak)" if derived else "given by the application"
         scale = settings.derived_fingerprint_tolerance if derived else 1.0
         put("fingerprint_accounts", count("fingerprint_accounts"), (f"fingerprint {kind}",), scale)
+    hours = count("activity_hours")
+    put("activity_hours", hours, activity_evidence(hours))
     anonymized = f"{count('anonymized')} of {requests} requests from anonymizer-tagged addresses"
     put("anonymizer_share", count("anonymized") / requests, (anonymized,))
     if "travel" in where:

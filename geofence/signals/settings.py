@@ -50,7 +50,13 @@ class Threshold(BaseModel):
 # - fingerprint_accounts: 25 accounts on one application-given fingerprint (a device id, an
 #   edge JA4) is a farm (Castle multiple_accounts_per_device, Turnstile > 3 per id an hour);
 #   a fingerprint derived from SDK headers is shared by every honest user of one build, so its
-#   threshold is ``derived_fingerprint_tolerance`` times higher.
+#   threshold is ``derived_fingerprint_tolerance`` times higher, and its weight (0.45) keeps
+#   it below a challenge alone: it needs a second signal to corroborate it;
+# - activity_hours: a person works an API in a few sessions a day, a farm's scheduler spreads
+#   each account over its operator's working day (8 hours of a day or more: a shift); weak
+#   alone (a backend on a server calls all day), so it only corroborates (0.35);
+# - no weak signal reaches the challenge (0.5) alone: only the application's own fingerprint
+#   and new accounts per network (the AWS and Auth0 anchors) weigh 0.6.
 _DEFAULTS: dict[str, Threshold] = {
     "account_countries": Threshold(threshold=4, weight=0.35),
     "account_networks": Threshold(threshold=8, weight=0.25),
@@ -62,6 +68,7 @@ _DEFAULTS: dict[str, Threshold] = {
     "travel_kmh": Threshold(threshold=800, weight=0.3),
     "fingerprint_accounts": Threshold(threshold=25, weight=0.6),
     "anonymizer_share": Threshold(threshold=0.5, weight=0.35),
+    "activity_hours": Threshold(threshold=8, weight=0.35),
 }
 
 
@@ -81,7 +88,7 @@ class SignalSettings(BaseModel):
     """Two locations closer than this never make a travel speed (GeoIP error, commuting)."""
     min_requests: int = Field(default=5, ge=1)
     """Share signals (declared_mismatch, anonymizer_share) score only past this many requests."""
-    derived_fingerprint_weight: float = Field(default=0.6, ge=0, le=1)
+    derived_fingerprint_weight: float = Field(default=0.45, ge=0, le=1)
     """The fingerprint weight when geofence derived it from headers instead of the
     application's (judged against the tolerated threshold below)."""
     derived_fingerprint_tolerance: float = Field(default=40, ge=1)
@@ -97,9 +104,11 @@ class SignalSettings(BaseModel):
     tolerance: float = Field(default=10, ge=1)
     """The factor on network and ASN thresholds for tolerated addresses."""
     anonymizer_tags: tuple[str, ...] = (
-        "anonymous", "vpn", "tor", "public_proxy", "residential_proxy", "hosting",
+        "anonymous", "vpn", "tor", "public_proxy", "residential_proxy",
     )  # fmt: skip
-    """The tags that make a request count towards ``anonymizer_share``."""
+    """The tags that make a request count towards ``anonymizer_share``. Not ``hosting``: an
+    API's developers call it from their cloud servers, so a cloud address hides nobody's
+    location from an API that serves it (add it for a consumer service)."""
 
     @field_validator("thresholds")
     @classmethod

@@ -5,7 +5,9 @@ hundred /24s shared by all its subscribers, the address changing every session),
 egress (hundreds of accounts behind one /24, one of them onboarding a team of new accounts on
 one day), Apple Private Relay users (egress rotating within the relay's ranges of their
 country), travellers (a flight to another served country and days there), expats (declared
-country not where they live) and new sign-ups. Everyone is active in their local daytime.
+country not where they live), new sign-ups, and developers whose backends call the API from
+cloud servers, a few accounts per company on one address, through the working day or around
+the clock (the cloud networks the farm uses too). People are active in their local daytime.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ _REGION = {"US": "na", "CA": "na", "GB": "eu", "DE": "eu", "FR": "eu", "JP": "jp
 _TEAM = 20  # new accounts a company onboards on one day (a launch-day trap, under 30)
 
 # Share of the honest accounts in each population.
-_SHARES = (("household", 0.35), ("mobile", 0.2), ("corporate", 0.18), ("relay", 0.12),
-           ("traveller", 0.08), ("expat", 0.02), ("signup", 0.05))  # fmt: skip
+_SHARES = (("household", 0.33), ("mobile", 0.2), ("corporate", 0.18), ("relay", 0.12),
+           ("traveller", 0.08), ("expat", 0.02), ("signup", 0.03),
+           ("developer", 0.04))  # fmt: skip
 
 
 def benign_traffic(b: Builder, count: int, exits: list[Network]) -> None:
@@ -35,6 +38,8 @@ def benign_traffic(b: Builder, count: int, exits: list[Network]) -> None:
         n = round(count * share)
         if kind == "corporate":
             _corporate(b, n, pool)
+        elif kind == "developer":
+            _developers(b, n)
         else:
             for _ in range(n):
                 _person(b, kind, by_country)
@@ -121,3 +126,26 @@ def _corporate(b: Builder, count: int, pool: set[int]) -> None:
             host = egress.address(rng.randrange(4))  # a few NAT addresses
             b.sessions(account, sessions, b.fixed(host))
         first = False
+
+
+def _developers(b: Builder, count: int) -> None:
+    """Backends on cloud hosts: 1-5 accounts per company on one cloud address, each calling
+    every hour of the local working day (09-18) or, for a third, around the clock."""
+    rng = b.rng
+    left = count
+    while left > 0:
+        size = min(left, rng.randint(1, 5))
+        left -= size
+        country = rng.choice(b.countries("cloud"))
+        host = rng.choice(b.catalogue.cloud[country]).address(rng.getrandbits(8))
+        always = rng.random() < 1 / 3
+        for _ in range(size):
+            created = T0 - rng.uniform(30, 900) * DAY
+            account = b.account("developer", country, created, b.honest_headers())
+            hours = range(24) if always else range(9, 18)
+            sessions = [
+                (T0 + day * DAY + ((h - UTC_OFFSET[country]) % 24 + rng.random()) * HOUR,
+                 rng.randint(1, 4))
+                for day in range(int(b.scenario.days + 0.999)) for h in hours
+            ]  # fmt: skip
+            b.sessions(account, sessions, b.fixed(host))

@@ -21,7 +21,6 @@ from geofence.simulate.networks import Network
 __all__ = ["farm_traffic", "proxy_pool"]
 
 _BURST_EVERY = 20 * 60.0  # the scheduler's period (seconds)
-_JOIN = 0.35  # chance an account takes part in one burst: ~15 bursts, ~60 requests a day
 
 
 def proxy_pool(b: Builder) -> list[Network]:
@@ -49,7 +48,7 @@ def farm_traffic(b: Builder, pool: list[Network]) -> None:
     by_country: dict[str, list[Network]] = {}
     for network in pool:
         by_country.setdefault(network.country, []).append(network)
-    fingerprints = [b.headers(relay_headers(i)) for i in range(max(1, s.fingerprints))]
+    fingerprints = [b.headers(relay_headers(i)) for i in range(s.fingerprints)]
     clouds = b.countries("cloud")
     for i in range(s.farm_accounts):
         join = T0 + rng.uniform(0, s.days * 2 / 3) * DAY
@@ -66,7 +65,8 @@ def farm_traffic(b: Builder, pool: list[Network]) -> None:
         aged = rng.random() < s.aged_share
         created = join - (rng.uniform(3, 30) * DAY if aged else rng.uniform(0.1, 20) * HOUR)
         kind = "farm-cloud" if cloud else "farm-residential"
-        account = b.account(kind, declared, created, fingerprints[i % len(fingerprints)])
+        headers = fingerprints[i % len(fingerprints)] if fingerprints else b.honest_headers()
+        account = b.account(kind, declared, created, headers)
         _requests(b, account, join, bursts, exits)
 
 
@@ -78,7 +78,7 @@ def _requests(
     ip = rng.choice(exits).address(rng.getrandbits(8))
     sessions: list[tuple[float, int]] = []
     for burst in bursts:
-        if burst < join or rng.random() >= _JOIN:
+        if burst < join or rng.random() >= b.scenario.burst_join:
             continue
         if burst >= rotate:  # the sticky session ends: a new exit for the next 24 hours
             b.sessions(account, sessions, b.fixed(ip))

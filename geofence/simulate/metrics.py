@@ -39,6 +39,7 @@ class Report:
     farm_rules: dict[str, int]  # the rule of each farm account's first flag
     benign_rules: dict[str, int]
     benign_kinds: dict[str, int]  # flagged honest accounts per population
+    benign_kind_rules: dict[str, int]  # flagged honest accounts per "population: rule"
     farm_signals: dict[str, int]  # signals over threshold at each farm account's first flag
     benign_signals: dict[str, int]
 
@@ -101,6 +102,9 @@ def report(accounts: Sequence[Account], outcomes: Sequence[Outcome]) -> Report:
         farm_rules=dict(Counter(o.rule or "default" for o in caught).most_common()),
         benign_rules=dict(Counter(o.rule or "default" for _, o in wrong).most_common()),
         benign_kinds=dict(Counter(a.kind for a, _ in wrong).most_common()),
+        benign_kind_rules=dict(
+            Counter(f"{a.kind}: {o.rule or 'default'}" for a, o in wrong).most_common()
+        ),
         farm_signals=_signals(caught),
         benign_signals=_signals([o for _, o in wrong]),
     )

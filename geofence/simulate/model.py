@@ -39,7 +39,11 @@ class Scenario:
     mismatch_share: float = 0.15
     """Share of farm accounts whose declared (billing) country is not their exit's."""
     fingerprints: int = 2
-    """Distinct relay-normalised client header sets across the farm."""
+    """Distinct relay-normalised client header sets across the farm (0: every account sends
+    its own honest-looking SDK headers, as a relay that randomises them per account would)."""
+    burst_join: float = 0.35
+    """Chance a farm account takes part in one of the operator's bursts (every 20 minutes of
+    its working day): the campaign's pace, about 60 requests per account a day at 0.35."""
     operator_offset: int = 8
     """The operator's UTC offset: its bursts follow its working day."""
     aged_share: float = 0.3

@@ -27,6 +27,7 @@ SIGNAL_MEANINGS: Mapping[str, str] = MappingProxyType(
         "travel_kmh": "speed between the account's previous location and this one (km/h)",
         "fingerprint_accounts": "distinct accounts sharing the request's client fingerprint",
         "anonymizer_share": "share of the account's requests from anonymizer-tagged addresses",
+        "activity_hours": "distinct hours of the day (UTC) the account was active in",
     }
 )
 """Every signal with a one-line meaning."""

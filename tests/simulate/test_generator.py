@@ -25,7 +25,7 @@ def test_traffic_is_in_time_order_with_every_population() -> None:
     times = [e.t for e in sim.events]
     assert times == sorted(times)
     kinds = {a.kind for a in sim.accounts}
-    assert {"household", "mobile", "corporate", "relay", "farm-residential"} <= kinds
+    assert {"household", "mobile", "corporate", "relay", "developer", "farm-residential"} <= kinds
     farm = [a for a in sim.accounts if a.farm]
     assert len(farm) == 60
     # A relay normalises the farm's headers: a few sets across all its accounts.
@@ -45,3 +45,10 @@ def test_addresses_resolve_in_the_embedded_data_to_served_countries() -> None:
     cloud = {e.ip for e in sim.events if sim.accounts[e.account].kind == "farm-cloud"}
     tagged = [d for d in decisions if d.ip in cloud]
     assert all("hosting" in d.tags or d.asn for d in tagged)
+
+
+def test_a_randomising_relay_gives_each_farm_account_its_own_headers() -> None:
+    sim = generate(Scenario(seed=7, farm_accounts=60, benign_accounts=150, days=1,
+                            fingerprints=0), samples=60_000)  # fmt: skip
+    farm = [a for a in sim.accounts if a.farm]
+    assert len({a.headers for a in farm}) > 30  # honest-looking builds, mostly distinct

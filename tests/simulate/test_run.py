@@ -19,7 +19,9 @@ from geofence.simulate.plot import plot_scores
 # 100 farm accounts cannot put 1,000 accounts on one derived fingerprint within a day as
 # 24,000 do; the tolerance scales with the population (the settings docstring says so).
 SMALL_WORLD = {"derived_fingerprint_tolerance": 1}
-SCENARIO = Scenario(seed=3, farm_accounts=100, benign_accounts=250, days=1)
+# Two days: a farm account's shared build needs a second signal (its busy hours) to be
+# flagged, and those accumulate over its operator's working day.
+SCENARIO = Scenario(seed=3, farm_accounts=100, benign_accounts=250, days=2)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +35,9 @@ def small() -> tuple[object, object]:
 
 def test_signals_catch_the_farm_early_and_spare_honest_accounts(small: tuple) -> None:
     result, _ = small
-    assert result.farm_accounts >= 80  # those that joined before the day ended
-    assert result.recall_early >= 0.9
+    assert result.farm_accounts >= 80  # those that joined before the run ended
+    assert result.recall >= 0.9
+    assert result.recall_early >= 0.8
     assert result.benign_flagged_share <= 0.01
     assert result.auc >= 0.9
     assert result.detect_median is not None
@@ -43,8 +46,8 @@ def test_signals_catch_the_farm_early_and_spare_honest_accounts(small: tuple) ->
 
 def test_without_signals_the_farm_mostly_passes(small: tuple) -> None:
     with_signals, without = small
-    assert without.recall_early < 0.5  # only the cloud-hosted share is challenged
-    assert without.recall_early < with_signals.recall_early - 0.4
+    assert without.recall_early < 0.2  # cloud hosts are served: nothing but signals catch it
+    assert without.recall_early < with_signals.recall_early - 0.6
 
 
 @pytest.mark.parametrize("suffix", [".svg", ".png"])
