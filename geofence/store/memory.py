@@ -20,9 +20,9 @@ a counter lives ``window_s`` plus one bucket after its last write (Redis arms ea
 one deadline per counter is what keeps a counter small here). Out-of-order request times
 inside one window count a member in its latest bucket.
 
-The signal stage reaches the counters through ``group`` and the ``distinct``/``count``/
-``value`` methods under ``lock`` (signals/local.py), without building an ``Op`` per counter;
-``apply`` is the same methods driven by ``Op``s, so both paths share every rule above.
+``group`` and the ``distinct``/``count``/``value`` methods are open to a caller holding
+``lock``, to update a group's counters without building an ``Op`` per counter; ``apply`` is
+those methods driven by ``Op``s, so any such path shares every rule above.
 """
 
 from __future__ import annotations

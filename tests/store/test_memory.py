@@ -71,3 +71,19 @@ def test_close_drops_everything() -> None:
     store.close()
     assert store.apply([Op("count", "a:1", "n")], T0) == [1]
     assert store.health().available
+
+
+def test_a_group_is_evicted_whole_and_units_match_a_recount() -> None:
+    store = open_store("memory://?max_size=20&max_members=10")
+    assert isinstance(store, MemoryStore)
+    ops = [Op("distinct", "a:x", "c", "A"), Op("count", "a:x", "n"), Op("swap", "a:x", "s", "v")]
+    store.apply(ops, T0)
+    for i in range(30):  # windows slide, members come and go, kinds replace each other
+        store.apply([Op("distinct", f"n:{i % 7}", "a", f"m{i}", window_s=600)], T0 + i * 200)
+        store.apply([Op("count", f"n:{i % 7}", "a", window_s=600)], T0 + i * 200)
+    recount = sum(
+        1 + len(getattr(c, "members", ())) for g in store._groups.values() for c in g.values()
+    )
+    assert store.units == recount <= 20
+    assert "a:x" not in store._groups  # the least recently used group went, all its counters
+    assert store.apply(ops, T0) == [1, 1, None]
