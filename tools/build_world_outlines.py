@@ -24,6 +24,9 @@ from pathlib import Path
 
 import pycountry
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from outline_paths import Ring, path_of
+
 OUT = Path(__file__).resolve().parents[1] / "data" / "world" / "countries-110m.json"
 # Rows whose ISO_A3 is -99 in this edition (disputed or partly recognised), by NAME.
 BY_NAME = {"Kosovo": "XK", "N. Cyprus": None, "Somaliland": None, "France": "FR", "Norway": "NO"}
@@ -49,7 +52,7 @@ def read_dbf(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def read_polygons(path: Path) -> list[list[list[tuple[float, float]]]]:
+def read_polygons(path: Path) -> list[list[Ring]]:
     data = path.read_bytes()
     pos, shapes = 100, []
     while pos < len(data):
@@ -76,27 +79,6 @@ def alpha2(row: dict[str, str]) -> str | None:
         return BY_NAME[row["name"]]
     country = pycountry.countries.get(alpha_3=row["iso_a3"])
     return None if country is None else str(country.alpha_2)
-
-
-def path_of(rings: list[list[tuple[float, float]]]) -> str:
-    out = []
-    for ring in rings:
-        points: list[tuple[int, int]] = []
-        for lon, lat in ring:
-            point = (round((lon + 180) * 1000 / 360), round((90 - lat) * 500 / 180))
-            if not points or points[-1] != point:
-                points.append(point)
-        if len(points) > 1 and points[0] == points[-1]:
-            points.pop()
-        if len(points) < 3:
-            continue
-        x, y = points[0]
-        moves = [f"M{x} {y}"]
-        for nx, ny in points[1:]:
-            moves.append(f"l{nx - x} {ny - y}")
-            x, y = nx, ny
-        out.append("".join(moves) + "z")
-    return "".join(out)
 
 
 def main(folder: str) -> None:
