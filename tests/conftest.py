@@ -4,7 +4,6 @@ real HTTP server on 127.0.0.1 for feed downloads, and real Redis servers for the
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +17,7 @@ from netaddr import IPSet
 
 from geofence.testing.redis_server import RedisCluster, RedisServer
 from geofence.testing.redis_server import command as redis_command
+from tests.servers import socketserver_thread
 
 MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"
 
@@ -101,15 +101,8 @@ def maxmind_db() -> Callable[[str], Path]:
 
 @contextmanager
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with socketserver_thread(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as address:
+        yield f"http://{address}"
 
 
 ServeLoopback = Callable[[type[BaseHTTPRequestHandler]], AbstractContextManager[str]]

@@ -23,7 +23,7 @@ from pathlib import Path
 import pycountry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from outline_paths import Ring, path_of
+from outline_paths import Ring, path_of, write_outlines
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "world" / "us-states-10m.json"
 # The two Census names that differ from pycountry's (ISO's) English names; pycountry gives the code.
@@ -77,15 +77,9 @@ def main(source: str) -> None:
         polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
         rings = [ring_of(ring, arcs) for polygon in polygons for ring in polygon]
         states[iso_code(geometry["properties"]["name"])] = path_of(rings, 10)  # tenths
-    document = {
-        "source": "U.S. Census Bureau cartographic boundaries 2017 (public domain), via npm "
-        "us-atlas states-10m.json",
-        "projection": "equirectangular, 1000 x 500, x = (lon + 180) * 1000 / 360",
-        "subdivisions": dict(sorted(states.items())),
-    }
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(states)} states and territories, {OUT.stat().st_size} bytes")
+    source = "U.S. Census Bureau cartographic boundaries 2017 (public domain), via npm us-atlas"
+    size = write_outlines(OUT, f"{source} states-10m.json", "subdivisions", states)
+    print(f"{OUT}: {len(states)} states and territories, {size} bytes")
 
 
 if __name__ == "__main__":

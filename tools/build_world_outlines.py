@@ -17,7 +17,6 @@ rings that collapse to fewer than 3 points dropped. Countries are keyed by ISO 3
 
 from __future__ import annotations
 
-import json
 import struct
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import pycountry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from outline_paths import Ring, path_of
+from outline_paths import Ring, path_of, write_outlines
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "world" / "countries-110m.json"
 # Rows whose ISO_A3 is -99 in this edition (disputed or partly recognised), by NAME.
@@ -91,14 +90,9 @@ def main(folder: str) -> None:
             print(f"skipped: {row['name']} ({row['iso_a3']})", file=sys.stderr)
             continue
         outlines[code] = outlines.get(code, "") + path_of(rings)
-    document = {
-        "source": "Natural Earth 1:110m Admin 0 - Countries (public domain), via geopandas 0.14.4",
-        "projection": "equirectangular, 1000 x 500, x = (lon + 180) * 1000 / 360",
-        "countries": dict(sorted(outlines.items())),
-    }
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(outlines)} countries, {OUT.stat().st_size} bytes")
+    source = "Natural Earth 1:110m Admin 0 - Countries (public domain), via geopandas 0.14.4"
+    size = write_outlines(OUT, source, "countries", outlines)
+    print(f"{OUT}: {len(outlines)} countries, {size} bytes")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """SVG path data for the audit map's outlines, shared by build_world_outlines.py (countries) and
 build_us_states.py (US states): longitude/latitude rings projected equirectangularly onto the
-map's 1000 x 500 box, rounded to a grid, in relative moves.
+map's 1000 x 500 box, rounded to a grid, in relative moves; and the compact JSON file that
+``geofence.geo.world`` reads them from.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 Ring = list[tuple[float, float]]
 
@@ -32,3 +36,15 @@ def path_of(rings: list[Ring], steps_per_unit: int = 1) -> str:
             x, y = nx, ny
         out.append("".join(moves) + "z")
     return "".join(out)
+
+
+def write_outlines(out: Path, source: str, key: str, paths: dict[str, str]) -> int:
+    """Write ``{"source", "projection", key: {code: path}}`` (codes sorted); its size in bytes."""
+    document = {
+        "source": source,
+        "projection": "equirectangular, 1000 x 500, x = (lon + 180) * 1000 / 360",
+        key: dict(sorted(paths.items())),
+    }
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
+    return out.stat().st_size
