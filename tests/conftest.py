@@ -4,6 +4,7 @@ real HTTP server on 127.0.0.1 for feed downloads, and real Redis servers for the
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,12 @@ from netaddr import IPSet
 from geofence.testing.redis_server import RedisCluster, RedisServer
 from geofence.testing.redis_server import command as redis_command
 from tests.servers import socketserver_thread
+
+# Interval tables (geofence/geo/table_cache.py): none from the user's cache, and none looked for
+# (each Geofence would hash its files in a thread); tests/geo/test_interval_table.py builds its
+# own into temporary directories.
+os.environ["GEOFENCE_TABLES_DIR"] = tempfile.mkdtemp(prefix="geofence-tables-")
+os.environ["GEOFENCE_TABLES"] = "off"
 
 MAXMIND = Path(__file__).resolve().parent / "data" / "maxmind"
 

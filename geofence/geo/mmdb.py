@@ -90,6 +90,8 @@ class MMDBSource:
         self._last_error: str | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self.closed = False
+        """Whether ``close()`` ran (read by the interval-table path, which then steps aside)."""
 
     def lookup(self, ip: str) -> GeoRecord:
         """Facts for canonical address text; a miss is ``GeoRecord()``; raises ``DataError``."""
@@ -168,7 +170,7 @@ class MMDBSource:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
+            self._closed = self.closed = True
             for _, old in self._retired:
                 _close(old)
             self._retired = []
