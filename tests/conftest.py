@@ -3,22 +3,24 @@ real HTTP server on 127.0.0.1 for feed downloads, and real Redis servers for the
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
 from geofence.testing.redis_server import RedisCluster, RedisServer
 from geofence.testing.redis_server import command as redis_command
+from tests.servers import socketserver_thread
 
 # Interval tables (geofence/geo/table_cache.py): none from the user's cache, and none looked for
 # (each Geofence would hash its files in a thread); tests/geo/test_interval_table.py builds its
@@ -50,17 +52,21 @@ EPOCH_2026_06_01 = 1780345978  # 2026-06-01T20:32:58Z, the build_epoch of the re
 MakeMMDB = Callable[..., Path]
 
 
-class _FixedEpochWriter(MMDBWriter):  # type: ignore[misc]
-    """An ``MMDBWriter`` whose ``build_epoch`` is given, so versions are predictable."""
+def load_tool(name: str) -> ModuleType:
+    """A script of tools/ as a module (tools/ is not a package), loaded once."""
+    module_name = f"geofence_tools_{name}"
+    if module_name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        sys.modules[module_name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[module_name])
+    return sys.modules[module_name]
 
-    def __init__(self, *, build_epoch: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.fixed_epoch = build_epoch
 
-    def _build_meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = super()._build_meta()
-        meta["build_epoch"] = self.fixed_epoch
-        return meta
+# The data builders' writer (tools/mmdb_build.py): build_epoch given, so versions are predictable.
+_FixedEpochWriter = load_tool("mmdb_build").ReproducibleWriter
 
 
 def write_mmdb(
@@ -108,15 +114,8 @@ def maxmind_db() -> Callable[[str], Path]:
 
 @contextmanager
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with socketserver_thread(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as address:
+        yield f"http://{address}"
 
 
 ServeLoopback = Callable[[type[BaseHTTPRequestHandler]], AbstractContextManager[str]]

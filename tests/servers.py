@@ -1,19 +1,24 @@
-"""Real ASGI servers on 127.0.0.1 for tests: uvicorn and hypercorn, each in a thread.
+"""Real servers on 127.0.0.1 for tests, each in a thread: uvicorn and hypercorn for ASGI apps,
+and any standard-library ``socketserver`` server (``http.server``, ``wsgiref``).
 
 Each yields ``host:port`` once the server accepts connections and stops it afterwards. The
-server's own log records are collected in ``logs`` so a test can assert it logged no error.
+server's own log records are collected in ``logs`` so a test can assert it logged no error;
+``answer_lifespan`` lets a test app take part in the ASGI lifespan protocol uvicorn runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
+import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import uvicorn
 
@@ -42,6 +47,39 @@ class LogRecords(logging.Handler):
     def __exit__(self, *exc: object) -> None:
         for logger in self._loggers:
             logger.removeHandler(self)
+
+
+async def answer_lifespan(
+    receive: Callable[[], Awaitable[dict[str, Any]]],
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+) -> None:
+    """Complete each lifespan startup, then the shutdown: an app's ``lifespan`` scope."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+@contextmanager
+def socketserver_thread(server: socketserver.BaseServer) -> Iterator[str]:
+    """Serve ``server`` (already bound, e.g. to port 0) in a thread; shut it down afterwards."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+class _QuietWSGIHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one access-log line per request on stderr is noise in a test run
+
+
+def wsgiref_server(app: Any) -> contextlib.AbstractContextManager[str]:
+    """A WSGI app under the standard library's wsgiref server, in a thread."""
+    return socketserver_thread(make_server("127.0.0.1", 0, app, handler_class=_QuietWSGIHandler))
 
 
 @contextmanager

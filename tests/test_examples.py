@@ -8,23 +8,20 @@ names itself with X-Forwarded-For (8.8.8.8 is in US and 1.0.1.1 in CN in the emb
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
-import uvicorn
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+
+from tests.servers import uvicorn_server, wsgiref_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 US, CN = "8.8.8.8", "1.0.1.1"
@@ -42,45 +39,6 @@ def _load(name: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
-
-
-@contextmanager
-def _uvicorn(app: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan="on", ws="websockets-sansio", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start in 10 s"
-            time.sleep(0.01)
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def _wsgiref(app: Any) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
 
 
 # Django's settings are process-wide (and other tests configure them), so the Django example is
@@ -125,9 +83,9 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     if name == "django_app":
         server = _wsgiref_process(name, "application")
     elif name == "flask_app":
-        server = _wsgiref(_load(name).app)
+        server = wsgiref_server(_load(name).app)
     else:
-        server = _uvicorn(_load(name).app)
+        server = uvicorn_server(_load(name).app)
     with server as address:
         yield name, address
 
@@ -163,7 +121,7 @@ def test_health_check_is_exempt(served: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize(("name", "denied_status"), [("starlette_app", 451), ("fastapi_app", 403)])
 def test_websocket_allowed_and_denied_under_uvicorn(name: str, denied_status: int) -> None:
-    with _uvicorn(_load(name).app) as address:
+    with uvicorn_server(_load(name).app) as address:
         url = f"ws://{address}/ws"
         with connect(url, additional_headers={"x-forwarded-for": US}, open_timeout=5) as ws:
             assert ws.recv(timeout=5) == "hello from US"
@@ -176,7 +134,9 @@ def test_websocket_allowed_and_denied_under_uvicorn(name: str, denied_status: in
 
 @pytest.mark.parametrize("name", ["flask_app", "fastapi_app"])
 def test_a_view_with_its_own_policy(name: str) -> None:
-    server = _wsgiref(_load(name).app) if name == "flask_app" else _uvicorn(_load(name).app)
+    server = (
+        wsgiref_server(_load(name).app) if name == "flask_app" else uvicorn_server(_load(name).app)
+    )
     with server as address:
         assert _get(address, "/", US).status_code == 200
         denied = _get(address, "/admin", US)  # allowed country, not the office network

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import pytest
@@ -21,7 +17,7 @@ from geofence import Decision, Geofence, Request
 from geofence.asgi import GeofenceMiddleware
 from geofence.errors import ConfigurationError
 from geofence.wsgi import GeofenceWSGIMiddleware
-from tests.servers import uvicorn_server
+from tests.servers import answer_lifespan, uvicorn_server, wsgiref_server
 
 JP, GB, US = "1.0.16.1", "81.2.69.160", "8.8.8.8"
 ROAMING = {
@@ -44,9 +40,7 @@ def by_header(request: Request) -> dict[str, Any] | None:
 
 async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await answer_lifespan(receive, send)
         return
     decision: Decision = scope["state"]["geofence"]
     countries = decision.signals.get("account_countries")
@@ -206,23 +200,6 @@ def _wsgi_echo(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     ]
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def wsgi_server(app: Any) -> Iterator[str]:
-    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_wsgi_under_a_real_server_keeps_accounts_apart(store_url: str) -> None:
     # The loopback peer is a trusted proxy here, so each request names its client address.
     app = GeofenceWSGIMiddleware(
@@ -233,7 +210,7 @@ def test_wsgi_under_a_real_server_keeps_accounts_apart(store_url: str) -> None:
         identify=lambda request, environ: environ.get("HTTP_X_ACCOUNT"),
     )
     try:
-        with wsgi_server(app) as host, httpx.Client(base_url=f"http://{host}") as client:
+        with wsgiref_server(app) as host, httpx.Client(base_url=f"http://{host}") as client:
 
             def get(ip: str, account: str | None = None) -> httpx.Response:
                 headers = {"x-forwarded-for": ip}
@@ -256,7 +233,7 @@ def test_a_sync_context_refuses_an_awaitable_result(caplog: pytest.LogCaptureFix
 
     gf = Geofence(SERVED)
     app = GeofenceWSGIMiddleware(_wsgi_echo, geofence=gf, identify=lambda r: later())
-    with wsgi_server(app) as host:
+    with wsgiref_server(app) as host:
         response = httpx.get(f"http://{host}/")
     assert response.status_code == 451
     assert "identify() returned an awaitable" in caplog.text

@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from geofence.asgi import GeofenceMiddleware
-from tests.servers import LogRecords, hypercorn_server, uvicorn_server
+from tests.servers import LogRecords, answer_lifespan, hypercorn_server, uvicorn_server
 
 US, CN = "8.8.8.8", "1.0.1.1"
 POLICY = {
@@ -29,9 +29,7 @@ POLICY = {
 
 async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await answer_lifespan(receive, send)
         return
     assert scope["type"] == "websocket"
     await receive()

@@ -23,11 +23,7 @@ import argparse
 import csv
 import datetime as dt
 import gzip
-import hashlib
 import ipaddress
-import json
-import os
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -35,8 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import maxminddb
-from mmdb_writer import MMDBWriter
-from netaddr import IPAddress, IPRange, IPSet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mmdb_build import (
+    build_epoch,
+    insert_span,
+    new_writer,
+    sha256,
+    source_version,
+    write_atomically,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE_DIR = REPO.parent / "shared" / "data" / "geodata"
@@ -44,52 +48,9 @@ DEFAULT_OUTPUT = REPO / "data" / "asn.mmdb"
 DATABASE_TYPE = "geofence-asn"
 PACKAGE = "@ip-location-db/asn"
 INPUTS = (("asn-ipv4.csv", 4), ("asn-ipv6.csv", 6))
-# ip-location-db versions are MAJOR.MINOR.YYYYMMDDHH: the last part is the data's build hour.
-VERSION_RE = re.compile(r"^\d+\.\d+\.(\d{10})$")
 
 Record = dict[str, Any]
 Span = tuple[int, int, Record]
-
-
-class ReproducibleWriter(MMDBWriter):
-    """An ``MMDBWriter`` whose ``build_epoch`` is fixed instead of read from the clock."""
-
-    def __init__(self, *, build_epoch: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.build_epoch = build_epoch
-
-    def _build_meta(self) -> dict[str, Any]:
-        # mmdb_writer stamps time.time() here; that one field is all that breaks reproducibility.
-        meta: dict[str, Any] = super()._build_meta()
-        meta["build_epoch"] = self.build_epoch
-        return meta
-
-
-def source_version(source_dir: Path, given: str | None) -> str:
-    """The ``@ip-location-db/asn`` version: as given, from package.json, or from PROVENANCE.md."""
-    if given:
-        return given
-    package_json = source_dir / "package.json"
-    if package_json.is_file():
-        return str(json.loads(package_json.read_text(encoding="utf-8"))["version"])
-    provenance = source_dir / "PROVENANCE.md"
-    if provenance.is_file():
-        match = re.search(re.escape(PACKAGE) + r"`?\s+(\d+\.\d+\.\d{10})", provenance.read_text())
-        if match:
-            return match.group(1)
-    sys.exit(f"cannot tell the {PACKAGE} version of {source_dir}; pass --source-version")
-
-
-def build_epoch(version: str) -> int:
-    """SOURCE_DATE_EPOCH if set, else the data's build hour encoded in the package version."""
-    env = os.environ.get("SOURCE_DATE_EPOCH")
-    if env:
-        return int(env)
-    match = VERSION_RE.match(version)
-    if not match:
-        sys.exit(f"version {version!r} is not MAJOR.MINOR.YYYYMMDDHH; set SOURCE_DATE_EPOCH")
-    stamp = dt.datetime.strptime(match.group(1), "%Y%m%d%H").replace(tzinfo=dt.timezone.utc)
-    return int(stamp.timestamp())
 
 
 def input_path(source_dir: Path, name: str) -> Path:
@@ -160,16 +121,11 @@ def disjoint(spans: Iterable[Span]) -> tuple[list[Span], int]:
 def build(source_dir: Path, output: Path, version: str) -> dict[str, Any]:
     """Write the database to ``output`` (atomically) and return a summary of the build."""
     epoch = build_epoch(version)
-    writer = ReproducibleWriter(
-        build_epoch=epoch,
-        ip_version=6,
-        ipv4_compatible=True,
-        database_type=DATABASE_TYPE,
-        languages=["en"],
-        description={
-            "en": f"IP to ASN from RouteViews, NRO and DB-IP IP to ASN Lite via {PACKAGE} "
-            f"{version}; CC BY 4.0; see NOTICE"
-        },
+    writer = new_writer(
+        epoch,
+        DATABASE_TYPE,
+        f"IP to ASN from RouteViews, NRO and DB-IP IP to ASN Lite via {PACKAGE} {version}; "
+        "CC BY 4.0; see NOTICE",
         int_type="uint32",  # as in GeoLite2-ASN, whatever the number's size
     )
     summary: dict[str, Any] = {"rows": 0, "ranges": 0, "overlaps": 0}
@@ -179,24 +135,10 @@ def build(source_dir: Path, output: Path, version: str) -> dict[str, Any]:
         summary["rows"] += len(rows)
         summary["overlaps"] += overlaps
         for start, end, record in spans:
-            writer.insert_network(
-                IPSet(IPRange(IPAddress(start, ip_version), IPAddress(end, ip_version))), record
-            )
+            insert_span(writer, start, end, ip_version, record)
         summary["ranges"] += len(spans)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    writer.to_db_file(str(partial))
-    partial.replace(output)
-    summary.update(build_epoch=epoch, size=output.stat().st_size, sha256=sha256(output))
+    summary.update(build_epoch=epoch, **write_atomically(writer, output))
     return summary
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify(output: Path, epoch: int) -> int:
@@ -216,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     began = time.monotonic()
     check_sums(args.source_dir)
-    version = source_version(args.source_dir, args.source_version)
+    version = source_version(args.source_dir, args.source_version, PACKAGE)
     summary = build(args.source_dir, args.output, version)
     summary["node_count"] = verify(args.output, summary["build_epoch"])
     summary["seconds"] = round(time.monotonic() - began, 1)

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import importlib.util
 import sys
 import time
 from collections.abc import Iterator
@@ -46,7 +45,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import maxminddb
-from netaddr import IPAddress, IPRange, IPSet
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -55,6 +53,13 @@ from geofence.geo.subdivisions import code_for  # noqa: E402
 from geofence.geo.territory import TERRITORIES  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mmdb_build import (  # noqa: E402
+    build_epoch,
+    insert_span,
+    new_writer,
+    source_version,
+    write_atomically,
+)
 from region_reduction import Centroids, Coverage, Errors, Key, Loss, Net, blocked  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "data" / "regions.mmdb"
@@ -65,17 +70,6 @@ SHIPPED = "UA,RU,GE,MD,AZ,US,CA,CN,IN,GB,DE,FR,ES,IT"
 """The countries the wheel carries: those policies name most (see the README's wheel size)."""
 
 Record = dict[str, Any]
-
-
-def _asn_tool() -> Any:
-    # The reproducible writer, version parsing and checksums are shared with the ASN build.
-    path = Path(__file__).with_name("build_asn_mmdb.py")
-    spec = importlib.util.spec_from_file_location("build_asn_mmdb", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Sample:
@@ -218,20 +212,14 @@ class Reduction:
 
 
 def build(args: argparse.Namespace) -> dict[str, Any]:
-    tool = _asn_tool()
-    version = tool.source_version(args.source_dir, args.source_version)
-    epoch = tool.build_epoch(version)
+    version = source_version(args.source_dir, args.source_version, PACKAGE)
+    epoch = build_epoch(version)
     how = "the subdivision's centroid" if args.coords == "subdivision" else f"{args.coords} deg"
-    writer = tool.ReproducibleWriter(
-        build_epoch=epoch,
-        ip_version=6,
-        ipv4_compatible=True,
-        database_type=DATABASE_TYPE,
-        languages=["en"],
-        description={
-            "en": f"Country, ISO 3166-2 subdivision and a location ({how}) from DB-IP IP to "
-            f"City Lite via {PACKAGE} {version}; CC BY 4.0; see NOTICE"
-        },
+    writer = new_writer(
+        epoch,
+        DATABASE_TYPE,
+        f"Country, ISO 3166-2 subdivision and a location ({how}) from DB-IP IP to City Lite "
+        f"via {PACKAGE} {version}; CC BY 4.0; see NOTICE",
         float_type="f32",
     )
     reduction = Reduction(args)
@@ -246,13 +234,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     if args.dry_run:
         return summary
     for v, first, last, key in reduction.spans:
-        span = IPRange(IPAddress(first, v), IPAddress(last, v))
-        writer.insert_network(IPSet(span), shipped[key])
-    output: Path = args.output
-    partial = output.with_name(output.name + ".partial")
-    writer.to_db_file(str(partial))
-    partial.replace(output)
-    summary.update(size=output.stat().st_size, sha256=tool.sha256(output))
+        insert_span(writer, first, last, v, shipped[key])
+    summary.update(write_atomically(writer, args.output))
     return summary
 
 

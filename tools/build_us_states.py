@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pycountry
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from outline_paths import Ring, path_of, write_outlines
+
 OUT = Path(__file__).resolve().parents[1] / "data" / "world" / "us-states-10m.json"
-Ring = list[tuple[float, float]]
 # The two Census names that differ from pycountry's (ISO's) English names; pycountry gives the code.
 CENSUS_NAMES = {
     "Commonwealth of the Northern Mariana Islands": "Northern Mariana Islands",
@@ -58,28 +60,6 @@ def ring_of(indexes: list[int], arcs: list[Ring]) -> Ring:
     return points
 
 
-def path_of(rings: list[Ring]) -> str:
-    """SVG path data, relative moves, one decimal, degenerate rings dropped."""
-    out = []
-    for ring in rings:
-        points: list[tuple[int, int]] = []  # tenths of a unit
-        for lon, lat in ring:
-            point = (round((lon + 180) * 10000 / 360), round((90 - lat) * 5000 / 180))
-            if not points or points[-1] != point:
-                points.append(point)
-        if len(points) > 1 and points[0] == points[-1]:
-            points.pop()
-        if len(points) < 3:
-            continue
-        x, y = points[0]
-        moves = [f"M{x / 10:g} {y / 10:g}"]
-        for nx, ny in points[1:]:
-            moves.append(f"l{(nx - x) / 10:g} {(ny - y) / 10:g}")
-            x, y = nx, ny
-        out.append("".join(moves) + "z")
-    return "".join(out)
-
-
 def iso_code(name: str) -> str:
     """ISO 3166-2 code of a state or territory, by its Census name (pycountry)."""
     name = CENSUS_NAMES.get(name, name)
@@ -96,16 +76,10 @@ def main(source: str) -> None:
     for geometry in topology["objects"]["states"]["geometries"]:
         polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
         rings = [ring_of(ring, arcs) for polygon in polygons for ring in polygon]
-        states[iso_code(geometry["properties"]["name"])] = path_of(rings)
-    document = {
-        "source": "U.S. Census Bureau cartographic boundaries 2017 (public domain), via npm "
-        "us-atlas states-10m.json",
-        "projection": "equirectangular, 1000 x 500, x = (lon + 180) * 1000 / 360",
-        "subdivisions": dict(sorted(states.items())),
-    }
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(states)} states and territories, {OUT.stat().st_size} bytes")
+        states[iso_code(geometry["properties"]["name"])] = path_of(rings, 10)  # tenths
+    source = "U.S. Census Bureau cartographic boundaries 2017 (public domain), via npm us-atlas"
+    size = write_outlines(OUT, f"{source} states-10m.json", "subdivisions", states)
+    print(f"{OUT}: {len(states)} states and territories, {size} bytes")
 
 
 if __name__ == "__main__":

@@ -17,12 +17,14 @@ rings that collapse to fewer than 3 points dropped. Countries are keyed by ISO 3
 
 from __future__ import annotations
 
-import json
 import struct
 import sys
 from pathlib import Path
 
 import pycountry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from outline_paths import Ring, path_of, write_outlines
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "world" / "countries-110m.json"
 # Rows whose ISO_A3 is -99 in this edition (disputed or partly recognised), by NAME.
@@ -49,7 +51,7 @@ def read_dbf(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def read_polygons(path: Path) -> list[list[list[tuple[float, float]]]]:
+def read_polygons(path: Path) -> list[list[Ring]]:
     data = path.read_bytes()
     pos, shapes = 100, []
     while pos < len(data):
@@ -78,27 +80,6 @@ def alpha2(row: dict[str, str]) -> str | None:
     return None if country is None else str(country.alpha_2)
 
 
-def path_of(rings: list[list[tuple[float, float]]]) -> str:
-    out = []
-    for ring in rings:
-        points: list[tuple[int, int]] = []
-        for lon, lat in ring:
-            point = (round((lon + 180) * 1000 / 360), round((90 - lat) * 500 / 180))
-            if not points or points[-1] != point:
-                points.append(point)
-        if len(points) > 1 and points[0] == points[-1]:
-            points.pop()
-        if len(points) < 3:
-            continue
-        x, y = points[0]
-        moves = [f"M{x} {y}"]
-        for nx, ny in points[1:]:
-            moves.append(f"l{nx - x} {ny - y}")
-            x, y = nx, ny
-        out.append("".join(moves) + "z")
-    return "".join(out)
-
-
 def main(folder: str) -> None:
     base = Path(folder) / "naturalearth_lowres"
     rows, shapes = read_dbf(base.with_suffix(".dbf")), read_polygons(base.with_suffix(".shp"))
@@ -109,14 +90,9 @@ def main(folder: str) -> None:
             print(f"skipped: {row['name']} ({row['iso_a3']})", file=sys.stderr)
             continue
         outlines[code] = outlines.get(code, "") + path_of(rings)
-    document = {
-        "source": "Natural Earth 1:110m Admin 0 - Countries (public domain), via geopandas 0.14.4",
-        "projection": "equirectangular, 1000 x 500, x = (lon + 180) * 1000 / 360",
-        "countries": dict(sorted(outlines.items())),
-    }
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(outlines)} countries, {OUT.stat().st_size} bytes")
+    source = "Natural Earth 1:110m Admin 0 - Countries (public domain), via geopandas 0.14.4"
+    size = write_outlines(OUT, source, "countries", outlines)
+    print(f"{OUT}: {len(outlines)} countries, {size} bytes")
 
 
 if __name__ == "__main__":

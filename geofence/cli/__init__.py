@@ -126,4 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load_commands() -> None:
     # Importing a command module registers its commands; imported here, not at the top, so the
     # modules can import this one for COMMANDS and the exit codes.
-    from geofence.cli import audit, core, feeds, replay, simulate, testcases  # noqa: F401
+    from geofence.cli import (  # noqa: F401
+        audit,
+        core,
+        feeds,
+        replay,
+        simulate,
+        testcases,
+        validate,
+    )

@@ -1,10 +1,10 @@
-"""``geofence check``, ``lookup`` and ``validate``: the core commands."""
+"""``geofence check`` and ``lookup``: decide for, or describe, addresses; and the data options
+(``--geo``, ``--json``, ``--feeds``) that the commands reading addresses share."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from typing import Any, TextIO
 
@@ -13,10 +13,9 @@ from geofence.cli.feeds import add_feeds_option
 from geofence.decision import Decision
 from geofence.embedded import example_policy_path
 from geofence.engine import Geofence
-from geofence.errors import AddressError, ConfigurationError, GeofenceError, PolicyError
+from geofence.errors import AddressError, ConfigurationError
 from geofence.facts import Facts
 from geofence.net import normalize
-from geofence.policy import load_policy
 from geofence.request import Request
 
 __all__: list[str] = []
@@ -58,11 +57,6 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
 def _add_lookup(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("addresses", nargs="+", metavar="ADDRESS")
     add_data_options(parser)
-
-
-def _add_validate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE")
-    add_data_options(parser)  # with --geo/--feeds/--feed: checked against that data as well
 
 
 def add_data_options(command: argparse.ArgumentParser) -> None:
@@ -134,9 +128,13 @@ def _decision_line(address: str, d: Decision, *, as_json: bool) -> str:
     org = f" ({d.as_org})" if d.as_org else ""
     tags = ",".join(sorted(d.tags)) or "-"
     via = f" via {d.via} {d.original_ip}" if d.via not in (None, "direct") else ""
+    # Regions and the database's own attribution (the territory rule) only where there are any.
+    where = f"\tregions={','.join(d.regions)}" if d.regions else ""
+    if d.attributed_country:
+        where += f"\tattributed_country={d.attributed_country}"
     line = (
         f"{address}\t{d.action.value}\trule={d.rule or '(' + _fallback(d) + ')'}\t"
-        f"country={d.country or '??'}\t{asn}{org}\ttags={tags}{via}\n"
+        f"country={d.country or '??'}{where}\t{asn}{org}\ttags={tags}{via}\n"
     )
     if not d.signals:
         return line
@@ -206,74 +204,6 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout  # looked up per call: pytest and callers swap sys.stdout
-    status = EXIT_OK
-    against_data = bool(args.geo or args.feeds)
-    for path in args.files:
-        try:
-            policy = load_policy(path)
-            findings = _data_findings(path, args) if against_data else []
-        except GeofenceError as exc:
-            status = EXIT_ERROR
-            if args.json:
-                record = {"file": path, "valid": False, "errors": problem_records(exc, path)}
-                out.write(json.dumps(record) + "\n")
-            else:
-                print(f"{path}: INVALID\n{exc}", file=out)
-            continue
-        if findings and status == EXIT_OK:
-            status = EXIT_NOT_ALLOWED
-        if args.json:
-            record = {"file": path, "valid": True, "revision": policy.revision}
-            out.write(json.dumps({**record, "warnings": findings}) + "\n")
-            continue
-        print(
-            f"{path}: OK (policy {policy.name!r}, {len(policy.rules)} rules, "
-            f"revision {policy.revision})" + (f", {len(findings)} warnings" if findings else ""),
-            file=out,
-        )
-        for finding in findings:
-            where = f"{finding['field']}: " if finding["field"] else ""
-            print(f"  warning: {where}{finding['message']}", file=out)
-    return status
-
-
-def _data_findings(path: str, args: argparse.Namespace) -> list[dict[str, object]]:
-    """Build the Geofence the policy would run in (refusals raise) and run the data checks."""
-    from geofence.data_checks import check_against_data
-
-    with Geofence(path, geo=args.geo, feeds=args.feeds, reload_interval=None) as gf:
-        found = check_against_data(gf)
-    return problem_records(PolicyError(found), path) if found else []
-
-
-_PROBLEM_KEYS = ("file", "rule", "field", "message", "suggestion")
-_SUGGESTION = re.compile(r"did you mean (.+?)\?")
-
-
-def problem_records(exc: GeofenceError, path: str) -> list[dict[str, object]]:
-    """Each problem as ``{file, rule, field, message, suggestion}``, for ``--json`` output."""
-    problems = exc.problems if isinstance(exc, PolicyError) else ()
-    if not problems:
-        return [
-            {"file": path, "rule": None, "field": None, "message": str(exc), "suggestion": None}
-        ]
-    records: list[dict[str, object]] = []
-    for p in problems:
-        hint = _SUGGESTION.search(p.message)
-        records.append(
-            {
-                "file": p.file or path,
-                "rule": p.rule,
-                "field": p.path or None,
-                "message": p.message,
-                "suggestion": hint.group(1).strip("'\"") if hint else None,
-            }
-        )
-    return records
-
-
 COMMANDS.extend(
     [
         Command(
@@ -290,13 +220,6 @@ COMMANDS.extend(
             _add_lookup,
             _lookup,
             "geofence lookup --feeds --json 8.8.8.8 2001:4860:4860::8888",
-        ),
-        Command(
-            "validate",
-            "validate policy files",
-            _add_validate,
-            _validate,
-            "geofence validate --json examples/policy.yaml",
         ),
     ]
 )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -13,10 +11,6 @@ from geofence.cli import feeds as feeds_cli
 from geofence.cli import main
 from geofence.reputation.catalog import FeedSpec
 from geofence.reputation.feedset import FeedSet
-
-from ..conftest import ServeLoopback
-
-FEEDS = Path(__file__).resolve().parent.parent / "data" / "feeds"
 
 
 def test_lookup_shows_tags_and_their_feeds_offline(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,24 +39,6 @@ def test_feeds_status_shows_age_source_and_staleness(
     out = capsys.readouterr().out
     assert "tor-exits\tSTALE\tsource=snapshot\tupdated=2024-03-12\tage=" in out
     assert "entries=1174" in out
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        body = (FEEDS / "tor" / "torbulkexitlist").read_bytes()
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def server(serve_loopback: ServeLoopback) -> Iterator[str]:
-    with serve_loopback(_Handler) as url:
-        yield url
 
 
 def test_feeds_update_downloads_into_the_cache_that_status_reads(

@@ -6,8 +6,6 @@ import io
 import logging
 import socket
 import sys
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,33 +13,6 @@ import pytest
 from geofence.cli import feeds as feeds_cli
 from geofence.reputation.catalog import FeedSpec
 from geofence.reputation.feedset import FeedSet
-
-from ..conftest import ServeLoopback
-
-FEEDS = Path(__file__).resolve().parent.parent / "data" / "feeds"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        if self.path == "/broken":
-            self.send_response(503)
-            self.send_header("content-length", "0")
-            self.end_headers()
-            return
-        body = (FEEDS / "tor" / "torbulkexitlist").read_bytes()
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def server(serve_loopback: ServeLoopback) -> Iterator[str]:
-    with serve_loopback(_Handler) as url:
-        yield url
 
 
 def _closed_port() -> int:
