@@ -71,15 +71,25 @@ def dump(parsed: ParsedFeed, made_from: str) -> bytes:
     return gzip.compress(body, mtime=0)  # the same ranges give the same bytes
 
 
+def _read(path: Path, field: str, expected: str) -> tuple[dict[str, Any], memoryview] | None:
+    """The JSON header line and the body after it of the gzip file at ``path``, or None when
+    the header's ``field`` is not ``expected`` or the file was written on another byte order.
+    Raises what a missing or damaged file raises; the callers treat that as "not stored"."""
+    data = gzip.decompress(path.read_bytes())
+    end = data.index(b"\n")
+    header: dict[str, Any] = json.loads(data[:end])
+    if header.get(field) != expected or header.get("byteorder") != sys.byteorder:
+        return None
+    return header, memoryview(data)[end + 1 :]
+
+
 def load(path: Path, made_from: str) -> ParsedFeed | None:
     """The ``ParsedFeed`` stored at ``path`` if it was made from ``made_from``, else None."""
     try:
-        data = gzip.decompress(path.read_bytes())
-        end = data.index(b"\n")
-        header: dict[str, Any] = json.loads(data[:end])
-        if header.get("sha256") != made_from or header.get("byteorder") != sys.byteorder:
+        stored = _read(path, "sha256", made_from)
+        if stored is None:
             return None
-        return _parsed(header, memoryview(data)[end + 1 :])
+        return _parsed(*stored)
     except (OSError, EOFError, ValueError, KeyError, TypeError):  # missing or damaged: parse
         return None
 
@@ -145,14 +155,12 @@ def dump_index(ranges: RangeSet, key: str) -> bytes:
 def load_index(path: Path, key: str) -> RangeSet | None:
     """The ``RangeSet`` stored at ``path`` if it was built for ``key``, else None."""
     try:
-        data = gzip.decompress(path.read_bytes())
-        end = data.index(b"\n")
-        header: dict[str, Any] = json.loads(data[:end])
-        if header.get("key") != key or header.get("byteorder") != sys.byteorder:
+        stored = _read(path, "key", key)
+        if stored is None:
             return None
+        header, body = stored
         n4, n6 = int(header["v4"]), int(header["v6"])
         label_sets = tuple(frozenset(map(str, labels)) for labels in header["label_sets"])
-        body = memoryview(data)[end + 1 :]
         if array("I").itemsize != 4 or len(body) != 12 * n4 + 36 * n6:
             return None
         arrays = []
